@@ -1,0 +1,41 @@
+namespace Tokenflow.Core.Backends;
+
+/// <summary>
+/// What a backend is asked to generate: either chat <see cref="Messages"/> or a plain
+/// <see cref="Prompt"/>, with sampling settings. Validated before it reaches a backend.
+/// </summary>
+public sealed class BackendRequest
+{
+    /// <summary>The model id the request was routed by.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>Chat messages (chat completions); null for plain-prompt completions.</summary>
+    public IReadOnlyList<ChatMessage>? Messages { get; init; }
+
+    /// <summary>The plain prompt (completions); null for chat requests.</summary>
+    public string? Prompt { get; init; }
+
+    /// <summary>The most tokens to generate. The generation also enforces it.</summary>
+    public int MaxTokens { get; init; } = 64;
+
+    /// <summary>Sampling temperature (0 = greedy); null = the backend's default.</summary>
+    public float? Temperature { get; init; }
+
+    /// <summary>Nucleus sampling mass; null = the backend's default.</summary>
+    public float? TopP { get; init; }
+
+    /// <summary>Random seed; the same seed and request give the same tokens.</summary>
+    public long? Seed { get; init; }
+
+    /// <summary>Simulated backend only: tokens per second (0 = as fast as possible).</summary>
+    public double SimTokensPerSecond { get; init; }
+
+    /// <summary>Simulated backend only: delay before the first token, in milliseconds.</summary>
+    public int SimTtftMs { get; init; }
+
+    /// <summary>
+    /// Set by the backend, before it yields its first piece, to the number of prompt tokens it
+    /// consumed. Read by the generation for usage.
+    /// </summary>
+    public int PromptTokens { get; set; }
+}

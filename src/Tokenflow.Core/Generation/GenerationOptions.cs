@@ -1,0 +1,23 @@
+namespace Tokenflow.Core.Generation;
+
+/// <summary>How a generation runs around its backend call: limits, stop sequences, lifetime.</summary>
+public sealed class GenerationOptions
+{
+    /// <summary>The stream id prefix: "chatcmpl-" for chat, "cmpl-" for completions.</summary>
+    public string IdPrefix { get; init; } = "chatcmpl-";
+
+    /// <summary>Most tokens to generate; reaching it ends with finish reason "length".</summary>
+    public int MaxTokens { get; init; } = 64;
+
+    /// <summary>Stop sequences (up to 4 in the OpenAI API); the output ends before the first match.</summary>
+    public IReadOnlyList<string>? Stop { get; init; }
+
+    /// <summary>True: never cancelled by readers leaving, only by an explicit cancel.</summary>
+    public bool Background { get; init; }
+
+    /// <summary>Grace period after the last reader leaves; null = the store's default.</summary>
+    public TimeSpan? ResumeGrace { get; init; }
+
+    /// <summary>Owner of the stream (hashed API key) or null.</summary>
+    public string? Owner { get; init; }
+}

@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Tokenflow.Core.Backends;
+using Tokenflow.Core.Streams;
+
+namespace Tokenflow.Core.Generation;
+
+/// <summary>
+/// Starts generations: creates the stream, then runs the backend call in the background, turning
+/// its pieces into whole-character deltas (UTF-8 decoding, stop sequences, max tokens) appended to
+/// the stream log, and ends the stream with usage and a done event — or an error event. Every
+/// stream it starts ends with a terminal event, whatever happens.
+/// </summary>
+public sealed partial class GenerationRunner
+{
+    private readonly IStreamStore _store;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger<GenerationRunner> _logger;
+
+    /// <summary>Creates the runner.</summary>
+    public GenerationRunner(IStreamStore store, TimeProvider timeProvider, ILogger<GenerationRunner> logger)
+    {
+        _store = store;
+        _timeProvider = timeProvider;
+        _logger = logger;
+    }
+
+    /// <summary>
+    /// Creates a stream for the request and starts generating into it. Returns at once; read the
+    /// stream to follow the output. The returned task completes when the stream exists.
+    /// </summary>
+    public async ValueTask<GenerationStart> StartAsync(ModelEntry model, BackendRequest request, GenerationOptions options, CancellationToken cancellationToken)
+    {
+        var created = _timeProvider.GetUtcNow().ToUnixTimeSeconds();
+        var descriptor = new StreamDescriptor
+        {
+            Id = StreamIds.New(options.IdPrefix),
+            Model = model.Id,
+            Created = created,
+            Background = options.Background,
+            ResumeGrace = options.ResumeGrace,
+            Owner = options.Owner,
+        };
+
+        var (status, writer) = await _store.CreateAsync(descriptor, cancellationToken).ConfigureAwait(false);
+        if (status != StreamCreateStatus.Created || writer is null)
+        {
+            return new GenerationStart(status, null, created);
+        }
+
+        var startedAt = Stopwatch.GetTimestamp();
+        _ = Task.Run(() => RunAsync(model, request, options, writer, startedAt), CancellationToken.None);
+        return new GenerationStart(StreamCreateStatus.Created, descriptor.Id, created);
+    }
+
+    private async Task RunAsync(ModelEntry model, BackendRequest request, GenerationOptions options, IStreamWriter writer, long startedAt)
+    {
+        await using var _ = writer.ConfigureAwait(false);
+        using var scope = _logger.BeginScope("stream {StreamId}", writer.StreamId);
+        var decoder = new Utf8PieceDecoder();
+        var stops = new StopSequenceMatcher(options.Stop);
+        var tokens = 0;
+        long firstAt = 0, lastAt = 0;
+        var finish = FinishReason.Stop;
+        var stopping = writer.Stopping;
+
+        try
+        {
+            var stopped = false;
+            await foreach (var piece in model.Backend.GenerateAsync(request, stopping).WithCancellation(stopping).ConfigureAwait(false))
+            {
+                lastAt = Stopwatch.GetTimestamp();
+                if (tokens++ == 0)
+                {
+                    firstAt = lastAt;
+                }
+
+                if (!Emit(writer, stops, decoder.Decode(piece.Utf8.Span), ref stopped))
+                {
+                    Fail(writer, request, tokens);
+                    return;
+                }
+
+                if (stopped)
+                {
+                    break;
+                }
+
+                await writer.FlushAsync(stopping).ConfigureAwait(false);
+                if (tokens >= options.MaxTokens)
+                {
+                    finish = FinishReason.Length;
+                    break;
+                }
+
+                if (stopping.IsCancellationRequested)
+                {
+                    finish = FinishReason.Cancelled;
+                    break;
+                }
+            }
+
+            if (!stopped && !FlushTails(writer, decoder, stops))
+            {
+                Fail(writer, request, tokens);
+                return;
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            finish = FinishReason.Cancelled;
+            if (!FlushTails(writer, decoder, stops))
+            {
+                Fail(writer, request, tokens);
+                return;
+            }
+        }
+        catch (Exception ex)
+        {
+            LogBackendFailed(_logger, ex, model.Id);
+            writer.Fail(new StreamError($"The model failed while generating: {ex.Message}", "server_error", "backend_failed"), new Usage(request.PromptTokens, tokens));
+            await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
+
+        var timings = new Timings(
+            tokens == 0 ? 0 : Stopwatch.GetElapsedTime(startedAt, firstAt).TotalMilliseconds,
+            tokens < 2 ? 0 : Stopwatch.GetElapsedTime(firstAt, lastAt).TotalMilliseconds / (tokens - 1));
+        writer.Complete(finish, new Usage(request.PromptTokens, tokens), timings);
+        await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private static bool Emit(IStreamWriter writer, StopSequenceMatcher stops, ReadOnlySpan<byte> text, ref bool stopped)
+    {
+        if (text.IsEmpty)
+        {
+            return true;
+        }
+
+        stopped = stops.Push(text, out var release);
+        return writer.TryAppendDelta(release);
+    }
+
+    private static bool FlushTails(IStreamWriter writer, Utf8PieceDecoder decoder, StopSequenceMatcher stops)
+    {
+        var stopped = false;
+        return Emit(writer, stops, decoder.Flush(), ref stopped) && (stopped || writer.TryAppendDelta(stops.Flush()));
+    }
+
+    private static void Fail(IStreamWriter writer, BackendRequest request, int tokens)
+        => writer.Fail(new StreamError("The stream exceeded the store's limits and was ended.", "server_error", "stream_limit_exceeded"), new Usage(request.PromptTokens, tokens));
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Backend for model {Model} failed")]
+    private static partial void LogBackendFailed(ILogger logger, Exception exception, string model);
+}

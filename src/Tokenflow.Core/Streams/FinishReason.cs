@@ -1,0 +1,34 @@
+namespace Tokenflow.Core.Streams;
+
+/// <summary>Why a generation ended.</summary>
+public enum FinishReason : byte
+{
+    /// <summary>Not finished.</summary>
+    None,
+
+    /// <summary>The model ended its text or a stop sequence matched.</summary>
+    Stop,
+
+    /// <summary><c>max_tokens</c> reached.</summary>
+    Length,
+
+    /// <summary>Cancelled explicitly or abandoned by every reader.</summary>
+    Cancelled,
+
+    /// <summary>Failed; see the error event.</summary>
+    Error,
+}
+
+/// <summary>Wire names of <see cref="FinishReason"/>.</summary>
+public static class FinishReasonNames
+{
+    /// <summary>The OpenAI wire name ("stop", "length", "cancelled"), or null for <see cref="FinishReason.None"/>.</summary>
+    public static string? ToWire(this FinishReason reason) => reason switch
+    {
+        FinishReason.Stop => "stop",
+        FinishReason.Length => "length",
+        FinishReason.Cancelled => "cancelled",
+        FinishReason.Error => "error",
+        _ => null,
+    };
+}

@@ -1,0 +1,257 @@
+namespace Tokenflow.Core.Streams;
+
+/// <summary>
+/// One stream's log in memory and its writer. Events live in fixed-size blocks and text in large
+/// byte segments, so an append copies the text once and allocates only when a block or segment
+/// fills up (every 256 events / 16 KiB of text). Readers index the log by seq under a short lock.
+/// </summary>
+internal sealed class MemoryStreamLog : IStreamWriter
+{
+    private const int BlockShift = 8;
+    private const int BlockSize = 1 << BlockShift;
+    private const int SegmentSize = 16 * 1024;
+
+    private readonly Lock _gate = new();
+    private readonly MemoryStreamStore _store;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<MemoryStreamReader> _readers = [];
+    private StreamEventRecord[][] _blocks = new StreamEventRecord[4][];
+    private long _count;
+    private byte[] _segment = [];
+    private int _segmentUsed;
+    private StreamState _state = StreamState.Running;
+    private Usage _usage;
+    private long _chargedBytes;
+    private ITimer? _graceTimer;
+    private long _endedAt;
+
+    public MemoryStreamLog(MemoryStreamStore store, StreamDescriptor descriptor)
+    {
+        _store = store;
+        Descriptor = descriptor;
+    }
+
+    public StreamDescriptor Descriptor { get; }
+
+    public string StreamId => Descriptor.Id;
+
+    public CancellationToken Stopping => _stopping.Token;
+
+    public long ChargedBytes => Interlocked.Read(ref _chargedBytes);
+
+    public bool HasEnded => Volatile.Read(ref _endedAt) != 0;
+
+    public long EndedAt => Volatile.Read(ref _endedAt);
+
+    internal Lock Gate => _gate;
+
+    internal long Count => _count;
+
+    public bool IsExpired(long now)
+    {
+        var ended = Volatile.Read(ref _endedAt);
+        return ended != 0 && _store.TimeProvider.GetElapsedTime(ended, now) >= _store.Options.CompletedTtl;
+    }
+
+    public bool TryAppendDelta(ReadOnlySpan<byte> utf8Text)
+    {
+        if (utf8Text.IsEmpty)
+        {
+            return true;
+        }
+
+        var cost = utf8Text.Length + MemoryStreamStore.EventOverheadBytes;
+        lock (_gate)
+        {
+            if (_state != StreamState.Running)
+            {
+                throw new InvalidOperationException("The stream has ended.");
+            }
+
+            // Keep room for the terminal usage and done events.
+            if (_count + 2 >= _store.Options.MaxEventsPerStream || !_store.TryCharge(cost))
+            {
+                return false;
+            }
+
+            _chargedBytes += cost;
+            var text = CopyText(utf8Text);
+            AppendLocked(new StreamEventRecord(StreamEventKind.Delta, text, FinishReason.None, default, default, null));
+        }
+
+        return true;
+    }
+
+    public void Complete(FinishReason finishReason, Usage usage, Timings timings)
+    {
+        lock (_gate)
+        {
+            if (_state != StreamState.Running)
+            {
+                return;
+            }
+
+            AppendTerminalLocked(new StreamEventRecord(StreamEventKind.Usage, default, finishReason, usage, timings, null));
+            AppendTerminalLocked(new StreamEventRecord(StreamEventKind.Done, default, finishReason, usage, timings, null));
+            _usage = usage;
+            _state = finishReason == FinishReason.Cancelled ? StreamState.Cancelled : StreamState.Completed;
+            EndLocked();
+        }
+
+        _store.OnEnded();
+    }
+
+    public void Fail(StreamError error, Usage usage)
+    {
+        lock (_gate)
+        {
+            if (_state != StreamState.Running)
+            {
+                return;
+            }
+
+            AppendTerminalLocked(new StreamEventRecord(StreamEventKind.Error, default, FinishReason.Error, usage, default, error));
+            _usage = usage;
+            _state = StreamState.Failed;
+            EndLocked();
+        }
+
+        _store.OnEnded();
+    }
+
+    public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public ValueTask DisposeAsync()
+    {
+        // A writer that goes away without ending its stream must not leave readers hanging.
+        Fail(new StreamError("The generation ended without a result.", "server_error", "writer_abandoned"), _usage);
+        return ValueTask.CompletedTask;
+    }
+
+    public StreamStatus GetStatus()
+    {
+        lock (_gate)
+        {
+            return new StreamStatus(Descriptor.Id, Descriptor.Model, _state, Descriptor.Created, _count, _usage);
+        }
+    }
+
+    public void RequestStop()
+    {
+        _stopping.Cancel();
+    }
+
+    public MemoryStreamReader OpenReader(long afterSeq)
+    {
+        var reader = new MemoryStreamReader(this, afterSeq + 1);
+        lock (_gate)
+        {
+            _readers.Add(reader);
+            _graceTimer?.Dispose();
+            _graceTimer = null;
+        }
+
+        return reader;
+    }
+
+    public void CloseReader(MemoryStreamReader reader)
+    {
+        lock (_gate)
+        {
+            _readers.Remove(reader);
+            if (_readers.Count > 0 || _state != StreamState.Running || Descriptor.Background)
+            {
+                return;
+            }
+
+            var grace = Descriptor.ResumeGrace ?? _store.Options.ResumeGrace;
+            if (grace <= TimeSpan.Zero)
+            {
+                _graceTimer = null;
+            }
+            else
+            {
+                _graceTimer = _store.TimeProvider.CreateTimer(static s => ((MemoryStreamLog)s!).OnGraceExpired(), this, grace, Timeout.InfiniteTimeSpan);
+                return;
+            }
+        }
+
+        RequestStop();
+    }
+
+    /// <summary>Reads the event with <paramref name="seq"/>; the caller holds <see cref="Gate"/> and checked the bound.</summary>
+    internal StreamEvent ReadLocked(long seq)
+    {
+        var index = seq - 1;
+        return new StreamEvent(seq, _blocks[index >> BlockShift][index & (BlockSize - 1)]);
+    }
+
+    private void OnGraceExpired()
+    {
+        lock (_gate)
+        {
+            if (_readers.Count > 0 || _state != StreamState.Running)
+            {
+                return;
+            }
+
+            _graceTimer?.Dispose();
+            _graceTimer = null;
+        }
+
+        RequestStop();
+    }
+
+    private ReadOnlyMemory<byte> CopyText(ReadOnlySpan<byte> text)
+    {
+        if (text.Length > SegmentSize / 4)
+        {
+            return text.ToArray();
+        }
+
+        if (_segment.Length - _segmentUsed < text.Length)
+        {
+            _segment = new byte[SegmentSize];
+            _segmentUsed = 0;
+        }
+
+        var memory = new Memory<byte>(_segment, _segmentUsed, text.Length);
+        text.CopyTo(memory.Span);
+        _segmentUsed += text.Length;
+        return memory;
+    }
+
+    private void AppendTerminalLocked(in StreamEventRecord record)
+    {
+        // Terminal events are always accepted, even over budget: a stream must end readably.
+        _store.ForceCharge(MemoryStreamStore.EventOverheadBytes);
+        _chargedBytes += MemoryStreamStore.EventOverheadBytes;
+        AppendLocked(record);
+    }
+
+    private void AppendLocked(in StreamEventRecord record)
+    {
+        var index = _count;
+        var block = (int)(index >> BlockShift);
+        if (block == _blocks.Length)
+        {
+            Array.Resize(ref _blocks, _blocks.Length * 2);
+        }
+
+        _blocks[block] ??= new StreamEventRecord[BlockSize];
+        _blocks[block][index & (BlockSize - 1)] = record;
+        _count = index + 1;
+
+        foreach (var reader in _readers)
+        {
+            reader.Signal();
+        }
+    }
+
+    private void EndLocked()
+    {
+        _graceTimer?.Dispose();
+        _graceTimer = null;
+        Volatile.Write(ref _endedAt, Math.Max(1, _store.TimeProvider.GetTimestamp()));
+    }
+}

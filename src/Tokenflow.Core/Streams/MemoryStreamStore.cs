@@ -1,0 +1,176 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+
+namespace Tokenflow.Core.Streams;
+
+/// <summary>
+/// The default stream store: every log in this process' memory, bounded by
+/// <see cref="StreamStoreOptions"/>. Finished streams stay readable for the TTL, then are swept.
+/// When the memory budget is exhausted, finished streams are evicted oldest first; if that is not
+/// enough, new streams are refused (<see cref="StreamCreateStatus.Full"/>) and running ones that
+/// keep growing end with an error event — memory never grows past the budget.
+/// </summary>
+public sealed class MemoryStreamStore : IStreamStore, IDisposable
+{
+    /// <summary>Bytes charged per event on top of its text: the record and index slot.</summary>
+    internal const int EventOverheadBytes = 48;
+
+    private readonly ConcurrentDictionary<string, MemoryStreamLog> _logs = new(StringComparer.Ordinal);
+    private readonly ITimer _sweeper;
+    private long _bytes;
+    private int _running;
+
+    /// <summary>Creates the store.</summary>
+    public MemoryStreamStore(IOptions<StreamStoreOptions> options, TimeProvider timeProvider)
+    {
+        Options = options.Value;
+        TimeProvider = timeProvider;
+        _sweeper = timeProvider.CreateTimer(static s => ((MemoryStreamStore)s!).Sweep(), this, Options.SweepInterval, Options.SweepInterval);
+    }
+
+    internal StreamStoreOptions Options { get; }
+
+    internal TimeProvider TimeProvider { get; }
+
+    /// <summary>Bytes currently charged to logs (for tests and metrics).</summary>
+    public long BytesInUse => Interlocked.Read(ref _bytes);
+
+    /// <summary>Streams currently running.</summary>
+    public int RunningStreams => Volatile.Read(ref _running);
+
+    /// <summary>Streams currently held (running or finished, not yet expired).</summary>
+    public int StreamCount => _logs.Count;
+
+    /// <inheritdoc />
+    public ValueTask<(StreamCreateStatus Status, IStreamWriter? Writer)> CreateAsync(StreamDescriptor descriptor, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Increment(ref _running) > Options.MaxRunningStreams || !EnsureRoom())
+        {
+            Interlocked.Decrement(ref _running);
+            return new((StreamCreateStatus.Full, null));
+        }
+
+        var log = new MemoryStreamLog(this, descriptor);
+        if (!_logs.TryAdd(descriptor.Id, log))
+        {
+            Interlocked.Decrement(ref _running);
+            return new((StreamCreateStatus.Exists, null));
+        }
+
+        return new((StreamCreateStatus.Created, log));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<(StreamOpenStatus Status, IStreamReader? Reader)> OpenReaderAsync(string streamId, long afterSeq, CancellationToken cancellationToken)
+    {
+        if (!TryGetLive(streamId, out var log))
+        {
+            return new((StreamOpenStatus.NotFound, null));
+        }
+
+        return new((StreamOpenStatus.Opened, log.OpenReader(Math.Max(0, afterSeq))));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<StreamStatus?> GetStatusAsync(string streamId, CancellationToken cancellationToken)
+        => new(TryGetLive(streamId, out var log) ? log.GetStatus() : null);
+
+    /// <inheritdoc />
+    public ValueTask<StreamDescriptor?> GetDescriptorAsync(string streamId, CancellationToken cancellationToken)
+        => new(TryGetLive(streamId, out var log) ? log.Descriptor : null);
+
+    /// <inheritdoc />
+    public ValueTask<bool> CancelAsync(string streamId, CancellationToken cancellationToken)
+    {
+        if (!TryGetLive(streamId, out var log))
+        {
+            return new(false);
+        }
+
+        log.RequestStop();
+        return new(true);
+    }
+
+    /// <summary>Stops the sweeper.</summary>
+    public void Dispose() => _sweeper.Dispose();
+
+    internal bool TryCharge(long bytes)
+    {
+        var total = Interlocked.Add(ref _bytes, bytes);
+        if (total <= Options.MaxBytes)
+        {
+            return true;
+        }
+
+        Interlocked.Add(ref _bytes, -bytes);
+        return false;
+    }
+
+    internal void ForceCharge(long bytes) => Interlocked.Add(ref _bytes, bytes);
+
+    internal void OnEnded() => Interlocked.Decrement(ref _running);
+
+    private bool TryGetLive(string streamId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MemoryStreamLog? log)
+    {
+        if (!_logs.TryGetValue(streamId, out log))
+        {
+            return false;
+        }
+
+        if (log.IsExpired(TimeProvider.GetTimestamp()))
+        {
+            Evict(log);
+            log = null;
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Makes room for a new stream: sweep expired logs, then evict finished ones oldest first while over 90% of the budget.</summary>
+    private bool EnsureRoom()
+    {
+        var limit = Options.MaxBytes;
+        if (Interlocked.Read(ref _bytes) < limit * 9 / 10)
+        {
+            return true;
+        }
+
+        Sweep();
+        if (Interlocked.Read(ref _bytes) < limit * 9 / 10)
+        {
+            return true;
+        }
+
+        foreach (var log in _logs.Values.Where(l => l.HasEnded).OrderBy(l => l.EndedAt))
+        {
+            Evict(log);
+            if (Interlocked.Read(ref _bytes) < limit * 9 / 10)
+            {
+                return true;
+            }
+        }
+
+        return Interlocked.Read(ref _bytes) < limit;
+    }
+
+    private void Sweep()
+    {
+        var now = TimeProvider.GetTimestamp();
+        foreach (var log in _logs.Values)
+        {
+            if (log.IsExpired(now))
+            {
+                Evict(log);
+            }
+        }
+    }
+
+    private void Evict(MemoryStreamLog log)
+    {
+        if (_logs.TryRemove(new KeyValuePair<string, MemoryStreamLog>(log.Descriptor.Id, log)))
+        {
+            Interlocked.Add(ref _bytes, -log.ChargedBytes);
+        }
+    }
+}

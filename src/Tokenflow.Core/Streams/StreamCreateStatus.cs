@@ -1,0 +1,14 @@
+namespace Tokenflow.Core.Streams;
+
+/// <summary>Outcome of creating a stream.</summary>
+public enum StreamCreateStatus
+{
+    /// <summary>Created; the writer is ready.</summary>
+    Created,
+
+    /// <summary>The store is at its stream or memory limit (maps to 503).</summary>
+    Full,
+
+    /// <summary>A stream with that id exists.</summary>
+    Exists,
+}

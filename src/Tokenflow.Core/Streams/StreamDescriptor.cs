@@ -1,0 +1,23 @@
+namespace Tokenflow.Core.Streams;
+
+/// <summary>What a new stream is created with.</summary>
+public sealed class StreamDescriptor
+{
+    /// <summary>The stream's unguessable id (see <see cref="StreamIds"/>).</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The model id producing the stream.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>Creation time, Unix seconds.</summary>
+    public long Created { get; init; }
+
+    /// <summary>True: disconnects never cancel the stream, only an explicit cancel does.</summary>
+    public bool Background { get; init; }
+
+    /// <summary>How long the stream keeps running after its last reader leaves. Null = the store default.</summary>
+    public TimeSpan? ResumeGrace { get; init; }
+
+    /// <summary>Identifies who created the stream (a hash of the API key), or null when keys are off.</summary>
+    public string? Owner { get; init; }
+}

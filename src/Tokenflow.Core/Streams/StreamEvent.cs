@@ -1,0 +1,54 @@
+namespace Tokenflow.Core.Streams;
+
+/// <summary>
+/// One event of a stream's log, as a reader sees it. A value type: reading it allocates nothing.
+/// </summary>
+/// <remarks>
+/// <see cref="Text"/> points into the log's storage and stays valid while the reader is open.
+/// </remarks>
+public readonly struct StreamEvent
+{
+    internal StreamEvent(long seq, in StreamEventRecord record)
+    {
+        Seq = seq;
+        Kind = record.Kind;
+        Text = record.Text;
+        FinishReason = record.FinishReason;
+        Usage = record.Usage;
+        Timings = record.Timings;
+        Error = record.Error;
+    }
+
+    /// <summary>The event's position in its stream, 1 for the first event.</summary>
+    public long Seq { get; }
+
+    /// <summary>What the event is.</summary>
+    public StreamEventKind Kind { get; }
+
+    /// <summary>UTF-8 text of a <see cref="StreamEventKind.Delta"/>; always whole characters.</summary>
+    public ReadOnlyMemory<byte> Text { get; }
+
+    /// <summary>Why the generation ended (usage and done events).</summary>
+    public FinishReason FinishReason { get; }
+
+    /// <summary>Token counts (usage, error and done events).</summary>
+    public Usage Usage { get; }
+
+    /// <summary>Latency figures (usage and done events).</summary>
+    public Timings Timings { get; }
+
+    /// <summary>The error of an <see cref="StreamEventKind.Error"/> event.</summary>
+    public StreamError? Error { get; }
+
+    /// <summary>True for events after which a stream has nothing more.</summary>
+    public bool IsTerminal => Kind is StreamEventKind.Done or StreamEventKind.Error;
+}
+
+/// <summary>Storage form of an event inside a log.</summary>
+internal readonly record struct StreamEventRecord(
+    StreamEventKind Kind,
+    ReadOnlyMemory<byte> Text,
+    FinishReason FinishReason,
+    Usage Usage,
+    Timings Timings,
+    StreamError? Error);

@@ -1,0 +1,17 @@
+namespace Tokenflow.Core.Streams;
+
+/// <summary>The kinds of events in a generation's log.</summary>
+public enum StreamEventKind : byte
+{
+    /// <summary>New output text.</summary>
+    Delta,
+
+    /// <summary>Token counts and timings; carries the finish reason. Precedes <see cref="Done"/>.</summary>
+    Usage,
+
+    /// <summary>Terminal failure: the stream ends here.</summary>
+    Error,
+
+    /// <summary>Terminal success (also for cancelled and length-limited streams).</summary>
+    Done,
+}

@@ -1,0 +1,43 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Tokenflow.Server.OpenAi;
+
+namespace Tokenflow.Server.Hosting;
+
+/// <summary>
+/// Last-resort error handling: unmatched routes and unexpected exceptions become OpenAI error
+/// objects (never an HTML page or a stack trace); the exception is logged once.
+/// </summary>
+internal static class ErrorResponses
+{
+    public static WebApplication UseOpenAiErrors(this WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            ExceptionHandler = async context =>
+            {
+                var feature = context.Features.Get<IExceptionHandlerFeature>();
+                if (feature?.Error is BadHttpRequestException bad)
+                {
+                    await new OpenAiError(bad.StatusCode, $"The request could not be read: {bad.Message}", "invalid_request_error", null, "bad_request").WriteResponseAsync(context.Response);
+                    return;
+                }
+
+                await new OpenAiError(StatusCodes.Status500InternalServerError, "The server failed to handle the request; the failure was logged.", "server_error", null, "internal_error").WriteResponseAsync(context.Response);
+            },
+        });
+
+        app.UseStatusCodePages(async statusContext =>
+        {
+            var context = statusContext.HttpContext;
+            var error = context.Response.StatusCode switch
+            {
+                StatusCodes.Status404NotFound => new OpenAiError(404, $"No route {context.Request.Method} {context.Request.Path}.", "invalid_request_error", null, "not_found"),
+                StatusCodes.Status405MethodNotAllowed => new OpenAiError(405, $"Method {context.Request.Method} is not allowed on {context.Request.Path}.", "invalid_request_error", null, "method_not_allowed"),
+                var status => new OpenAiError(status, $"The request failed with status {status}.", status >= 500 ? "server_error" : "invalid_request_error"),
+            };
+            await error.WriteResponseAsync(context.Response);
+        });
+
+        return app;
+    }
+}

@@ -1,0 +1,31 @@
+namespace Tokenflow.Server.Hosting;
+
+/// <summary>Builds the Tokenflow web application; used by <c>Program</c>, the CLI and tests.</summary>
+public static class TokenflowApp
+{
+    /// <summary>The address used when none is configured: loopback only, by default.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:8080";
+
+    /// <summary>
+    /// Creates the application from command-line <paramref name="args"/> (<c>--urls</c>,
+    /// <c>--model PATH|hf:…</c>, any <c>--Tokenflow:Key value</c>). <paramref name="configure"/>
+    /// may adjust the builder before it is built (tests replace services there).
+    /// </summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Services.AddTokenflow(builder.Configuration);
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.UseOpenAiErrors();
+        app.MapTokenflow();
+        return app;
+    }
+}

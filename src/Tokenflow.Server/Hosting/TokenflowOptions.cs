@@ -1,0 +1,28 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Tokenflow.Server.Hosting;
+
+/// <summary>Server settings, bound from the <c>Tokenflow</c> configuration section.</summary>
+public sealed class TokenflowOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string Section = "Tokenflow";
+
+    /// <summary>Largest accepted request body, in bytes; larger bodies get 413. Default 8 MiB.</summary>
+    [Range(1024, int.MaxValue)]
+    public long MaxRequestBodyBytes { get; set; } = 8L * 1024 * 1024;
+
+    /// <summary>Largest <c>max_tokens</c> a request may ask for. Default 1,000,000.</summary>
+    [Range(1, int.MaxValue)]
+    public int MaxTokensLimit { get; set; } = 1_000_000;
+
+    /// <summary><c>max_tokens</c> when a request sets none and the model's context does not bound it. Default 256.</summary>
+    [Range(1, int.MaxValue)]
+    public int DefaultMaxTokens { get; set; } = 256;
+
+    /// <summary>A comment line is sent after this much silence on an event stream. Default 15 seconds.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Largest accepted <c>resume_grace_ms</c>. Default 10 minutes.</summary>
+    public TimeSpan MaxResumeGrace { get; set; } = TimeSpan.FromMinutes(10);
+}

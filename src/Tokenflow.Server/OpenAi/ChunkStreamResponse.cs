@@ -1,0 +1,148 @@
+using System.Buffers;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+using Tokenflow.Core.Streams;
+
+namespace Tokenflow.Server.OpenAi;
+
+/// <summary>
+/// Serves a stream reader as an HTTP response: an OpenAI chunk event stream, or one complete JSON
+/// body for non-streaming requests. Shared by the completion endpoints and stream replay.
+/// </summary>
+internal static class ChunkStreamResponse
+{
+    /// <summary>
+    /// Streams events as SSE until the terminal event, flushing each one as it is written, with a
+    /// comment heartbeat after <paramref name="heartbeat"/> of silence. Returns when the stream
+    /// ends or the client goes away (the caller disposes the reader, which detaches it).
+    /// </summary>
+    public static async Task WriteEventStreamAsync(HttpContext context, IStreamReader reader, ChunkSseWriter writer, TimeSpan heartbeat, TimeProvider time)
+    {
+        var response = context.Response;
+        var cancellationToken = context.RequestAborted;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        response.Headers["X-Stream-Id"] = reader.StreamId;
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+
+        var output = response.BodyWriter;
+        var lastWrite = time.GetTimestamp();
+        var check = heartbeat / 3;
+        using var timer = time.CreateTimer(static s => ((IStreamReader)s!).Interrupt(), reader, check, check);
+        try
+        {
+            await response.StartAsync(cancellationToken);
+            while (!writer.Ended && await reader.WaitToReadAsync(cancellationToken))
+            {
+                var wrote = false;
+                while (!writer.Ended && reader.TryRead(out var streamEvent))
+                {
+                    writer.Write(in streamEvent);
+                    wrote = true;
+                    var flush = await output.FlushAsync(cancellationToken);
+                    if (flush.IsCompleted || flush.IsCanceled)
+                    {
+                        return;
+                    }
+                }
+
+                if (wrote)
+                {
+                    lastWrite = time.GetTimestamp();
+                }
+                else if (time.GetElapsedTime(lastWrite) >= heartbeat)
+                {
+                    writer.WritePing();
+                    lastWrite = time.GetTimestamp();
+                    await output.FlushAsync(cancellationToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client went away; disposing the reader detaches it (grace rules apply).
+        }
+        catch (IOException)
+        {
+            // The connection broke while writing: same as a disconnect.
+        }
+    }
+
+    /// <summary>
+    /// Reads the whole stream and writes one <c>chat.completion</c> / <c>text_completion</c> body.
+    /// A stream that ends with an error event becomes a 500 error object.
+    /// </summary>
+    public static async Task WriteCompleteAsync(HttpContext context, IStreamReader reader, CompletionKind kind, string model, long created)
+    {
+        var cancellationToken = context.RequestAborted;
+        var text = new ArrayBufferWriter<byte>(1024);
+        StreamEvent final = default;
+        try
+        {
+            while (await reader.WaitToReadAsync(cancellationToken))
+            {
+                while (reader.TryRead(out var streamEvent))
+                {
+                    if (streamEvent.Kind == StreamEventKind.Delta)
+                    {
+                        text.Write(streamEvent.Text.Span);
+                    }
+                    else if (streamEvent.IsTerminal)
+                    {
+                        final = streamEvent;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return;
+        }
+
+        if (final.Kind == StreamEventKind.Error || final.Seq == 0)
+        {
+            var error = final.Error ?? new StreamError("The generation ended without a result.", "server_error", "stream_incomplete");
+            await new OpenAiError(StatusCodes.Status500InternalServerError, error.Message, error.Type, null, error.Code).WriteResponseAsync(context.Response);
+            return;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "application/json";
+        context.Response.Headers["X-Stream-Id"] = reader.StreamId;
+        var body = new ArrayBufferWriter<byte>(text.WrittenCount + 512);
+        using (var w = new Utf8JsonWriter(body, JsonWriting.Options))
+        {
+            w.WriteStartObject();
+            w.WriteString("id"u8, reader.StreamId);
+            w.WriteString("object"u8, kind == CompletionKind.Chat ? "chat.completion"u8 : "text_completion"u8);
+            w.WriteNumber("created"u8, created);
+            w.WriteString("model"u8, model);
+            w.WriteStartArray("choices"u8);
+            w.WriteStartObject();
+            w.WriteNumber("index"u8, 0);
+            if (kind == CompletionKind.Chat)
+            {
+                w.WriteStartObject("message"u8);
+                w.WriteString("role"u8, "assistant"u8);
+                w.WriteString("content"u8, text.WrittenSpan);
+                w.WriteNull("refusal"u8);
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WriteString("text"u8, text.WrittenSpan);
+            }
+
+            w.WriteNull("logprobs"u8);
+            w.WriteString("finish_reason"u8, final.FinishReason.ToWire());
+            w.WriteEndObject();
+            w.WriteEndArray();
+            UsageJson.Write(w, final.Usage, final.Timings);
+            w.WriteEndObject();
+        }
+
+        await context.Response.Body.WriteAsync(body.WrittenMemory, cancellationToken);
+    }
+}

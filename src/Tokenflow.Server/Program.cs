@@ -1,0 +1,4 @@
+using Tokenflow.Server.Hosting;
+
+var app = TokenflowApp.Build(args);
+await app.RunAsync();
