@@ -40,6 +40,7 @@ public sealed partial class GenerationRunner
             Background = options.Background,
             ResumeGrace = options.ResumeGrace,
             Owner = options.Owner,
+            Metadata = options.Metadata,
         };
 
         var (status, writer) = await _store.CreateAsync(descriptor, cancellationToken).ConfigureAwait(false);

@@ -18,6 +18,9 @@ public sealed class StreamDescriptor
     /// <summary>How long the stream keeps running after its last reader leaves. Null = the store default.</summary>
     public TimeSpan? ResumeGrace { get; init; }
 
+    /// <summary>Opaque adapter data kept with the stream (e.g. the response format to replay it in).</summary>
+    public string? Metadata { get; init; }
+
     /// <summary>Identifies who created the stream (a hash of the API key), or null when keys are off.</summary>
     public string? Owner { get; init; }
 }

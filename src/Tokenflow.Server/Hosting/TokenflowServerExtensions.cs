@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Tokenflow.Core.Generation;
 using Tokenflow.Core.Streams;
 using Tokenflow.Server.OpenAi;
+using Tokenflow.Server.Streams;
 
 namespace Tokenflow.Server.Hosting;
 
@@ -34,6 +35,7 @@ public static class TokenflowServerExtensions
         group.MapModels();
         group.MapChatCompletions();
         group.MapCompletions();
+        group.MapStreams();
         return group;
     }
 }

@@ -129,6 +129,7 @@ internal sealed class CompletionRequestValidator
             Stop = stops,
             Background = request.Background ?? false,
             ResumeGrace = request.ResumeGraceMs is { } g ? TimeSpan.FromMilliseconds(g) : null,
+            Metadata = ReplayFormat.Encode(kind, request.StreamOptions?.IncludeUsage ?? false),
         };
 
         result = new ValidatedCompletion(kind, model, backend, generation, request.Stream ?? false, request.StreamOptions?.IncludeUsage ?? false);
