@@ -47,14 +47,19 @@ public sealed class StopSequenceMatcher
         text.CopyTo(_buffer.AsSpan(_held));
         var all = _buffer.AsSpan(0, _held + text.Length);
 
-        // A match can only start in the held tail or the new text; earliest start wins.
+        // A match can only start in the held tail or the new text. The match that completes first
+        // wins (on a tie, the longest): that is where a model streaming one character at a time
+        // stops, so the output never depends on how the text was cut into pieces.
         var first = -1;
+        var firstEnd = int.MaxValue;
         foreach (var stop in _stops)
         {
             var at = all.IndexOf(stop);
-            if (at >= 0 && (first < 0 || at < first))
+            var end = at + stop.Length;
+            if (at >= 0 && (end < firstEnd || (end == firstEnd && at < first)))
             {
                 first = at;
+                firstEnd = end;
             }
         }
 

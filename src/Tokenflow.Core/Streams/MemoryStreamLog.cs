@@ -1,9 +1,12 @@
+using System.Buffers;
+
 namespace Tokenflow.Core.Streams;
 
 /// <summary>
-/// One stream's log in memory and its writer. Events live in fixed-size blocks and text in large
-/// byte segments, so an append copies the text once and allocates only when a block or segment
-/// fills up (every 256 events / 16 KiB of text). Readers index the log by seq under a short lock.
+/// One stream's log in memory and its writer. Events live in fixed-size blocks of 24-byte records
+/// and text in 16 KiB byte segments, both rented from <see cref="ArrayPool{T}"/> and returned when
+/// the stream is evicted and its last reader has gone — so in steady state an append copies the
+/// text once and allocates nothing. Readers index the log by seq under a short lock.
 /// </summary>
 internal sealed class MemoryStreamLog : IStreamWriter
 {
@@ -15,7 +18,8 @@ internal sealed class MemoryStreamLog : IStreamWriter
     private readonly MemoryStreamStore _store;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<MemoryStreamReader> _readers = [];
-    private StreamEventRecord[][] _blocks = new StreamEventRecord[4][];
+    private StreamEventRecord[]?[] _blocks = new StreamEventRecord[4][];
+    private List<byte[]>? _segments;
     private long _count;
     private byte[] _segment = [];
     private int _segmentUsed;
@@ -24,6 +28,8 @@ internal sealed class MemoryStreamLog : IStreamWriter
     private long _chargedBytes;
     private ITimer? _graceTimer;
     private long _endedAt;
+    private bool _released;
+    private bool _returned;
 
     public MemoryStreamLog(MemoryStreamStore store, StreamDescriptor descriptor)
     {
@@ -75,8 +81,8 @@ internal sealed class MemoryStreamLog : IStreamWriter
             }
 
             _chargedBytes += cost;
-            var text = CopyText(utf8Text);
-            AppendLocked(new StreamEventRecord(StreamEventKind.Delta, text, FinishReason.None, default, default, null));
+            var (segment, offset) = CopyText(utf8Text);
+            AppendLocked(new StreamEventRecord(segment, offset, utf8Text.Length, StreamEventKind.Delta, FinishReason.None));
         }
 
         return true;
@@ -91,8 +97,9 @@ internal sealed class MemoryStreamLog : IStreamWriter
                 return;
             }
 
-            AppendTerminalLocked(new StreamEventRecord(StreamEventKind.Usage, default, finishReason, usage, timings, null));
-            AppendTerminalLocked(new StreamEventRecord(StreamEventKind.Done, default, finishReason, usage, timings, null));
+            var payload = new TerminalPayload(usage, timings, null);
+            AppendTerminalLocked(new StreamEventRecord(payload, 0, 0, StreamEventKind.Usage, finishReason));
+            AppendTerminalLocked(new StreamEventRecord(payload, 0, 0, StreamEventKind.Done, finishReason));
             _usage = usage;
             _state = finishReason == FinishReason.Cancelled ? StreamState.Cancelled : StreamState.Completed;
             EndLocked();
@@ -110,7 +117,7 @@ internal sealed class MemoryStreamLog : IStreamWriter
                 return;
             }
 
-            AppendTerminalLocked(new StreamEventRecord(StreamEventKind.Error, default, FinishReason.Error, usage, default, error));
+            AppendTerminalLocked(new StreamEventRecord(new TerminalPayload(usage, default, error), 0, 0, StreamEventKind.Error, FinishReason.Error));
             _usage = usage;
             _state = StreamState.Failed;
             EndLocked();
@@ -141,11 +148,17 @@ internal sealed class MemoryStreamLog : IStreamWriter
         _stopping.Cancel();
     }
 
-    public MemoryStreamReader OpenReader(long afterSeq)
+    /// <summary>Opens a reader, or returns null when the log was already evicted.</summary>
+    public MemoryStreamReader? OpenReader(long afterSeq)
     {
         var reader = new MemoryStreamReader(this, afterSeq + 1);
         lock (_gate)
         {
+            if (_released)
+            {
+                return null;
+            }
+
             _readers.Add(reader);
             _graceTimer?.Dispose();
             _graceTimer = null;
@@ -159,6 +172,12 @@ internal sealed class MemoryStreamLog : IStreamWriter
         lock (_gate)
         {
             _readers.Remove(reader);
+            if (_released && _readers.Count == 0)
+            {
+                ReturnBuffersLocked();
+                return;
+            }
+
             if (_readers.Count > 0 || _state != StreamState.Running || Descriptor.Background)
             {
                 return;
@@ -183,7 +202,54 @@ internal sealed class MemoryStreamLog : IStreamWriter
     internal StreamEvent ReadLocked(long seq)
     {
         var index = seq - 1;
-        return new StreamEvent(seq, _blocks[index >> BlockShift][index & (BlockSize - 1)]);
+        return new StreamEvent(seq, _blocks[index >> BlockShift]![index & (BlockSize - 1)]);
+    }
+
+    /// <summary>
+    /// Called when the store drops the log: its pooled buffers go back to the pool now, or when
+    /// the last reader still holding event text closes.
+    /// </summary>
+    public void Release()
+    {
+        lock (_gate)
+        {
+            _released = true;
+            if (_readers.Count == 0)
+            {
+                ReturnBuffersLocked();
+            }
+        }
+    }
+
+    private void ReturnBuffersLocked()
+    {
+        if (_returned)
+        {
+            return;
+        }
+
+        _returned = true;
+        for (var i = 0; i < _blocks.Length; i++)
+        {
+            if (_blocks[i] is { } block)
+            {
+                Array.Clear(block);
+                ArrayPool<StreamEventRecord>.Shared.Return(block);
+                _blocks[i] = null;
+            }
+        }
+
+        if (_segments is not null)
+        {
+            foreach (var segment in _segments)
+            {
+                ArrayPool<byte>.Shared.Return(segment);
+            }
+
+            _segments = null;
+        }
+
+        _segment = [];
     }
 
     private void OnGraceExpired()
@@ -202,23 +268,25 @@ internal sealed class MemoryStreamLog : IStreamWriter
         RequestStop();
     }
 
-    private ReadOnlyMemory<byte> CopyText(ReadOnlySpan<byte> text)
+    private (byte[] Segment, int Offset) CopyText(ReadOnlySpan<byte> text)
     {
         if (text.Length > SegmentSize / 4)
         {
-            return text.ToArray();
+            // Rare large deltas get their own (unpooled) array.
+            return (text.ToArray(), 0);
         }
 
         if (_segment.Length - _segmentUsed < text.Length)
         {
-            _segment = new byte[SegmentSize];
+            _segment = ArrayPool<byte>.Shared.Rent(SegmentSize);
+            (_segments ??= []).Add(_segment);
             _segmentUsed = 0;
         }
 
-        var memory = new Memory<byte>(_segment, _segmentUsed, text.Length);
-        text.CopyTo(memory.Span);
+        var offset = _segmentUsed;
+        text.CopyTo(_segment.AsSpan(offset));
         _segmentUsed += text.Length;
-        return memory;
+        return (_segment, offset);
     }
 
     private void AppendTerminalLocked(in StreamEventRecord record)
@@ -238,8 +306,8 @@ internal sealed class MemoryStreamLog : IStreamWriter
             Array.Resize(ref _blocks, _blocks.Length * 2);
         }
 
-        _blocks[block] ??= new StreamEventRecord[BlockSize];
-        _blocks[block][index & (BlockSize - 1)] = record;
+        var records = _blocks[block] ??= ArrayPool<StreamEventRecord>.Shared.Rent(BlockSize);
+        records[index & (BlockSize - 1)] = record;
         _count = index + 1;
 
         foreach (var reader in _readers)

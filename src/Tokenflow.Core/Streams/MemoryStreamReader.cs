@@ -45,6 +45,13 @@ internal sealed class MemoryStreamReader : IStreamReader, IValueTaskSource<bool>
                 return new(true);
             }
 
+            if (_log.HasEnded)
+            {
+                // Positioned at or past the terminal event (resuming from the last seq): nothing more will come.
+                _finished = true;
+                return new(false);
+            }
+
             _core.Reset();
             Volatile.Write(ref _waiting, 1);
         }

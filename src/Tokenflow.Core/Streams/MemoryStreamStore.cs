@@ -68,7 +68,8 @@ public sealed class MemoryStreamStore : IStreamStore, IDisposable
             return new((StreamOpenStatus.NotFound, null));
         }
 
-        return new((StreamOpenStatus.Opened, log.OpenReader(Math.Max(0, afterSeq))));
+        var reader = log.OpenReader(Math.Max(0, afterSeq));
+        return reader is null ? new((StreamOpenStatus.NotFound, null)) : new((StreamOpenStatus.Opened, reader));
     }
 
     /// <inheritdoc />
@@ -171,6 +172,7 @@ public sealed class MemoryStreamStore : IStreamStore, IDisposable
         if (_logs.TryRemove(new KeyValuePair<string, MemoryStreamLog>(log.Descriptor.Id, log)))
         {
             Interlocked.Add(ref _bytes, -log.ChargedBytes);
+            log.Release();
         }
     }
 }

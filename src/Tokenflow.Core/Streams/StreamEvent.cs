@@ -12,11 +12,17 @@ public readonly struct StreamEvent
     {
         Seq = seq;
         Kind = record.Kind;
-        Text = record.Text;
         FinishReason = record.FinishReason;
-        Usage = record.Usage;
-        Timings = record.Timings;
-        Error = record.Error;
+        if (record.Payload is TerminalPayload terminal)
+        {
+            Usage = terminal.Usage;
+            Timings = terminal.Timings;
+            Error = terminal.Error;
+        }
+        else if (record.Payload is byte[] segment)
+        {
+            Text = new ReadOnlyMemory<byte>(segment, record.Offset, record.Length);
+        }
     }
 
     /// <summary>The event's position in its stream, 1 for the first event.</summary>
@@ -44,11 +50,12 @@ public readonly struct StreamEvent
     public bool IsTerminal => Kind is StreamEventKind.Done or StreamEventKind.Error;
 }
 
-/// <summary>Storage form of an event inside a log.</summary>
-internal readonly record struct StreamEventRecord(
-    StreamEventKind Kind,
-    ReadOnlyMemory<byte> Text,
-    FinishReason FinishReason,
-    Usage Usage,
-    Timings Timings,
-    StreamError? Error);
+/// <summary>
+/// Storage form of an event inside a log, kept to 24 bytes: a delta points into a text segment
+/// (<see cref="Payload"/> is the segment's array); usage, done and error events carry a
+/// <see cref="TerminalPayload"/>.
+/// </summary>
+internal readonly record struct StreamEventRecord(object? Payload, int Offset, int Length, StreamEventKind Kind, FinishReason FinishReason);
+
+/// <summary>The rarely used fields of the last events of a stream.</summary>
+internal sealed record TerminalPayload(Usage Usage, Timings Timings, StreamError? Error);

@@ -104,6 +104,9 @@ internal sealed class ChunkSseWriter : IDisposable
 
     public void Dispose() => _json.Dispose();
 
+    /// <summary>Writes a delta event directly (benchmarks measure formatting alone with it).</summary>
+    internal void WriteDeltaForBenchmark(long seq, ReadOnlySpan<byte> text) => WriteDelta(seq, text);
+
     private void WriteDelta(long seq, ReadOnlySpan<byte> text)
     {
         WriteId(seq, DataField);

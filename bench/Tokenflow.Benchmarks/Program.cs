@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Tokenflow.Benchmarks.HotPathBenchmarks).Assembly).Run(args);
