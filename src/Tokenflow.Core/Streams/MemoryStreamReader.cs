@@ -7,13 +7,16 @@ namespace Tokenflow.Core.Streams;
 /// so a slow reader costs no memory of its own and never slows the writer. Waiting is a reusable
 /// value-task source, so following a live stream allocates nothing per event.
 /// </summary>
-internal sealed class MemoryStreamReader : IStreamReader, IValueTaskSource<bool>
+internal sealed class MemoryStreamReader : IStreamReader, IValueTaskSource<bool>, IThreadPoolWorkItem
 {
     private readonly MemoryStreamLog _log;
-    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+    // Continuations never run on the writer's thread: Signal queues this reader as a thread-pool
+    // work item (no allocation, unlike RunContinuationsAsynchronously) and completes it from there.
+    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = false };
     private long _next;
     private bool _finished;
     private int _waiting;
+    private bool _cancelPending;
     private int _disposed;
     private CancellationToken _registeredToken;
     private CancellationTokenRegistration _registration;
@@ -95,6 +98,19 @@ internal sealed class MemoryStreamReader : IStreamReader, IValueTaskSource<bool>
     {
         if (Interlocked.Exchange(ref _waiting, 0) == 1)
         {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    void IThreadPoolWorkItem.Execute()
+    {
+        if (_cancelPending)
+        {
+            _cancelPending = false;
+            _core.SetException(new OperationCanceledException(_registeredToken));
+        }
+        else
+        {
             _core.SetResult(true);
         }
     }
@@ -121,7 +137,8 @@ internal sealed class MemoryStreamReader : IStreamReader, IValueTaskSource<bool>
     {
         if (Interlocked.Exchange(ref _waiting, 0) == 1)
         {
-            _core.SetException(new OperationCanceledException(_registeredToken));
+            _cancelPending = true;
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 }

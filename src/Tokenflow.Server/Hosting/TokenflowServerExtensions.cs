@@ -4,6 +4,7 @@ using Tokenflow.Core.Generation;
 using Tokenflow.Core.Streams;
 using Tokenflow.Server.OpenAi;
 using Tokenflow.Server.Streams;
+using Tokenflow.Server.WebSockets;
 
 namespace Tokenflow.Server.Hosting;
 
@@ -36,6 +37,7 @@ public static class TokenflowServerExtensions
         group.MapChatCompletions();
         group.MapCompletions();
         group.MapStreams();
+        group.MapTokenflowWebSocket();
         return group;
     }
 }
