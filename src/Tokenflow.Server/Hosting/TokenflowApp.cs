@@ -25,6 +25,7 @@ public static class TokenflowApp
 
         var app = builder.Build();
         app.UseOpenAiErrors();
+        app.UseApiKeys();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.MapTokenflow();
         return app;

@@ -23,6 +23,12 @@ public sealed class TokenflowOptions
     /// <summary>A comment line is sent after this much silence on an event stream. Default 15 seconds.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// API keys clients must send as <c>Authorization: Bearer</c>. Empty (the default) turns
+    /// authentication off. With keys, a stream is readable and cancellable only with the key that made it.
+    /// </summary>
+    public string[] ApiKeys { get; set; } = [];
+
     /// <summary>Largest accepted <c>resume_grace_ms</c>. Default 10 minutes.</summary>
     public TimeSpan MaxResumeGrace { get; set; } = TimeSpan.FromMinutes(10);
 }

@@ -21,7 +21,7 @@ internal static class CompletionEndpoints
         var options = services.GetRequiredService<IOptions<TokenflowOptions>>().Value;
         var (request, error) = await ReadBodyAsync(context, options.MaxRequestBodyBytes);
         ValidatedCompletion? completion = null;
-        error ??= services.GetRequiredService<CompletionRequestValidator>().Validate(kind, request!, out completion);
+        error ??= services.GetRequiredService<CompletionRequestValidator>().Validate(kind, request!, ApiKeys.OwnerOf(context), out completion);
         if (error is not null)
         {
             await error.WriteResponseAsync(context.Response);

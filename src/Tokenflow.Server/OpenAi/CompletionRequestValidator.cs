@@ -24,7 +24,7 @@ internal sealed class CompletionRequestValidator
         _options = options.Value;
     }
 
-    public OpenAiError? Validate(CompletionKind kind, CompletionRequest request, out ValidatedCompletion? result)
+    public OpenAiError? Validate(CompletionKind kind, CompletionRequest request, string? owner, out ValidatedCompletion? result)
     {
         result = null;
         if (string.IsNullOrWhiteSpace(request.Model))
@@ -129,6 +129,7 @@ internal sealed class CompletionRequestValidator
             Stop = stops,
             Background = request.Background ?? false,
             ResumeGrace = request.ResumeGraceMs is { } g ? TimeSpan.FromMilliseconds(g) : null,
+            Owner = owner,
             Metadata = ReplayFormat.Encode(kind, request.StreamOptions?.IncludeUsage ?? false),
         };
 

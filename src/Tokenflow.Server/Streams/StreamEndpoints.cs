@@ -24,9 +24,15 @@ internal static class StreamEndpoints
         return group;
     }
 
+    /// <summary>The stream's descriptor when it exists and the caller may see it; otherwise null (answered as 404, so ids of other keys' streams are not confirmed).</summary>
+    private static async Task<StreamDescriptor?> FindAsync(HttpContext context, string id, IStreamStore store)
+        => StreamIds.IsWellFormed(id) && await store.GetDescriptorAsync(id, context.RequestAborted) is { } descriptor && ApiKeys.MayAccess(context, descriptor.Owner)
+            ? descriptor
+            : null;
+
     private static async Task GetStatusAsync(HttpContext context, string id, IStreamStore store)
     {
-        var status = StreamIds.IsWellFormed(id) ? await store.GetStatusAsync(id, context.RequestAborted) : null;
+        var status = await FindAsync(context, id, store) is not null ? await store.GetStatusAsync(id, context.RequestAborted) : null;
         if (status is null)
         {
             await OpenAiError.StreamNotFound(id).WriteResponseAsync(context.Response);
@@ -49,7 +55,7 @@ internal static class StreamEndpoints
             return;
         }
 
-        var descriptor = StreamIds.IsWellFormed(id) ? await store.GetDescriptorAsync(id, context.RequestAborted) : null;
+        var descriptor = await FindAsync(context, id, store);
         var (status, reader) = descriptor is null ? (StreamOpenStatus.NotFound, null) : await store.OpenReaderAsync(id, after, context.RequestAborted);
         if (status == StreamOpenStatus.Truncated)
         {
@@ -73,7 +79,7 @@ internal static class StreamEndpoints
 
     private static async Task CancelAsync(HttpContext context, string id, IStreamStore store)
     {
-        if (!StreamIds.IsWellFormed(id) || !await store.CancelAsync(id, context.RequestAborted))
+        if (await FindAsync(context, id, store) is null || !await store.CancelAsync(id, context.RequestAborted))
         {
             await OpenAiError.StreamNotFound(id).WriteResponseAsync(context.Response);
             return;

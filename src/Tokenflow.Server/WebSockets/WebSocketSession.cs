@@ -45,6 +45,9 @@ internal sealed partial class WebSocketSession
         _logger = logger;
     }
 
+    /// <summary>The API-key owner of the connection (null when keys are off).</summary>
+    public string? Owner { get; set; }
+
     public async Task RunAsync(CancellationToken requestAborted)
     {
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
@@ -158,7 +161,7 @@ internal sealed partial class WebSocketSession
                     await SubscribeAsync(tag, streamId, root, cancellationToken);
                     break;
                 case "cancel":
-                    if (streamId is null || !StreamIds.IsWellFormed(streamId) || !await _store.CancelAsync(streamId, cancellationToken))
+                    if (streamId is null || !await IsVisibleAsync(streamId, cancellationToken) || !await _store.CancelAsync(streamId, cancellationToken))
                     {
                         await SendErrorAsync(tag, streamId, OpenAiError.StreamNotFound(streamId ?? string.Empty), cancellationToken);
                     }
@@ -192,7 +195,7 @@ internal sealed partial class WebSocketSession
 
         // Over a socket every generation streams; usage rides on the last chunk when asked for.
         request!.Stream = true;
-        var error = _validator.Validate(CompletionKind.Chat, request, out var completion);
+        var error = _validator.Validate(CompletionKind.Chat, request, Owner, out var completion);
         if (error is not null)
         {
             await SendErrorAsync(tag, null, error, cancellationToken);
@@ -232,6 +235,11 @@ internal sealed partial class WebSocketSession
         }
 
         var descriptor = streamId is not null && StreamIds.IsWellFormed(streamId) ? await _store.GetDescriptorAsync(streamId, cancellationToken) : null;
+        if (descriptor is not null && !string.Equals(descriptor.Owner, Owner, StringComparison.Ordinal))
+        {
+            descriptor = null;
+        }
+
         var (_, reader) = descriptor is null ? (StreamOpenStatus.NotFound, null) : await _store.OpenReaderAsync(streamId!, after, cancellationToken);
         if (reader is null || descriptor is null)
         {
@@ -249,6 +257,11 @@ internal sealed partial class WebSocketSession
         var (kind, includeUsage) = ReplayFormat.Decode(descriptor.Metadata);
         StartPump(reader, new ChunkFormatter(kind, streamId!, descriptor.Model, descriptor.Created, includeUsage), cancellationToken);
     }
+
+    private async Task<bool> IsVisibleAsync(string streamId, CancellationToken cancellationToken)
+        => StreamIds.IsWellFormed(streamId)
+            && await _store.GetDescriptorAsync(streamId, cancellationToken) is { } descriptor
+            && string.Equals(descriptor.Owner, Owner, StringComparison.Ordinal);
 
     private void StartPump(IStreamReader reader, ChunkFormatter formatter, CancellationToken cancellationToken)
     {
