@@ -7,7 +7,7 @@ namespace Tokenflow.Server.Hosting;
 
 /// <summary>
 /// Optional API-key authentication: when <see cref="TokenflowOptions.ApiKeys"/> is set, every
-/// <c>/v1</c> request needs <c>Authorization: Bearer &lt;key&gt;</c> (401 otherwise), and the
+/// <c>/v1</c> and <c>/mcp</c> request needs <c>Authorization: Bearer &lt;key&gt;</c> (401 otherwise), and the
 /// streams it creates belong to that key — other keys see them as unknown (404).
 /// </summary>
 internal static class ApiKeys
@@ -34,7 +34,7 @@ internal static class ApiKeys
 
         app.Use(async (context, next) =>
         {
-            if (!context.Request.Path.StartsWithSegments("/v1"))
+            if (!context.Request.Path.StartsWithSegments("/v1") && !context.Request.Path.StartsWithSegments("/mcp"))
             {
                 await next(context);
                 return;

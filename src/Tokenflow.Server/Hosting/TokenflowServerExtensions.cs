@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Tokenflow.Core.Generation;
 using Tokenflow.Core.Streams;
+using Tokenflow.Server.Mcp;
 using Tokenflow.Server.OpenAi;
 using Tokenflow.Server.Streams;
 using Tokenflow.Server.WebSockets;
@@ -26,6 +27,7 @@ public static class TokenflowServerExtensions
         });
         services.AddTokenflowCore();
         services.AddSingleton<CompletionRequestValidator>();
+        services.AddTokenflowMcp();
         return services;
     }
 
@@ -38,6 +40,7 @@ public static class TokenflowServerExtensions
         group.MapCompletions();
         group.MapStreams();
         group.MapTokenflowWebSocket();
+        group.MapTokenflowMcp();
         return group;
     }
 }
