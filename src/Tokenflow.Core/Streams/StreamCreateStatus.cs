@@ -11,4 +11,7 @@ public enum StreamCreateStatus
 
     /// <summary>A stream with that id exists.</summary>
     Exists,
+
+    /// <summary>The store's backing service (e.g. Redis) cannot be reached (maps to 503).</summary>
+    Unavailable,
 }

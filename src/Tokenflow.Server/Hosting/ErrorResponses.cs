@@ -22,6 +22,12 @@ internal static class ErrorResponses
                     return;
                 }
 
+                if (feature?.Error is Tokenflow.Core.Streams.StreamStoreUnavailableException)
+                {
+                    await new OpenAiError(StatusCodes.Status503ServiceUnavailable, "The stream store is unavailable; retry shortly.", "server_error", null, "store_unavailable").WriteResponseAsync(context.Response);
+                    return;
+                }
+
                 await new OpenAiError(StatusCodes.Status500InternalServerError, "The server failed to handle the request; the failure was logged.", "server_error", null, "internal_error").WriteResponseAsync(context.Response);
             },
         });

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Tokenflow.Core.Generation;
 using Tokenflow.Core.Streams;
+using Tokenflow.Redis;
 using Tokenflow.Server.Mcp;
 using Tokenflow.Server.OpenAi;
 using Tokenflow.Server.Streams;
@@ -25,6 +26,13 @@ public static class TokenflowServerExtensions
             kestrel.Limits.MaxRequestBodySize = tokenflow.Value.MaxRequestBodyBytes;
             kestrel.AddServerHeader = false;
         });
+        // Tokenflow:Store = "memory" (default) or a Redis configuration string (env Tokenflow__Store).
+        var store = configuration[$"{TokenflowOptions.Section}:Store"];
+        if (!string.IsNullOrWhiteSpace(store) && !string.Equals(store, "memory", StringComparison.OrdinalIgnoreCase))
+        {
+            services.AddRedisStreamStore(store);
+        }
+
         services.AddTokenflowCore();
         services.AddSingleton<CompletionRequestValidator>();
         services.AddTokenflowMcp();
