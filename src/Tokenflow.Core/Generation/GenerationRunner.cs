@@ -101,6 +101,13 @@ public sealed partial class GenerationRunner
                 }
             }
 
+            // Output cut short (max tokens, cancel) drops a half-generated character instead of
+            // sending U+FFFD; a model that ends by itself mid-character gets U+FFFD.
+            if (finish != FinishReason.Stop)
+            {
+                decoder.Discard();
+            }
+
             if (!stopped && !FlushTails(writer, decoder, stops))
             {
                 Fail(writer, request, tokens);
@@ -110,6 +117,7 @@ public sealed partial class GenerationRunner
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
             finish = FinishReason.Cancelled;
+            decoder.Discard();
             if (!FlushTails(writer, decoder, stops))
             {
                 Fail(writer, request, tokens);

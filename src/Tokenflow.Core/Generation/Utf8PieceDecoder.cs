@@ -55,8 +55,14 @@ public sealed class Utf8PieceDecoder
         return "\uFFFD"u8;
     }
 
+    /// <summary>
+    /// Ends the input by dropping a held incomplete character: for output cut short (max tokens,
+    /// cancel), where the rest of the character was never generated.
+    /// </summary>
+    public void Discard() => _pendingLength = 0;
+
     /// <summary>Bytes at the end of <paramref name="input"/> that begin a character the input does not finish.</summary>
-    private static int IncompleteTailLength(ReadOnlySpan<byte> input)
+    internal static int IncompleteTailLength(ReadOnlySpan<byte> input)
     {
         // Walk back over at most 3 continuation bytes to the lead byte of the last character.
         var limit = Math.Min(4, input.Length);

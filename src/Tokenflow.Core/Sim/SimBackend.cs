@@ -33,8 +33,18 @@ public sealed class SimBackend : IModelBackend
     /// <summary>Creates the simulator on the given clock.</summary>
     public SimBackend(TimeProvider timeProvider) => _timeProvider = timeProvider;
 
-    /// <summary>The text the simulator produces for <paramref name="seed"/> and <paramref name="tokens"/> pieces (for tests).</summary>
+    /// <summary>
+    /// The text a generation of <paramref name="tokens"/> pieces with <paramref name="seed"/> shows
+    /// (for tests): a character cut by the token limit is dropped, as the generation drops it.
+    /// </summary>
     public static string ExpectedText(long seed, int tokens)
+    {
+        var all = ExpectedBytes(seed, tokens);
+        return Encoding.UTF8.GetString(all, 0, all.Length - Generation.Utf8PieceDecoder.IncompleteTailLength(all));
+    }
+
+    /// <summary>The raw bytes of the first <paramref name="tokens"/> pieces for <paramref name="seed"/> (may end inside a character).</summary>
+    public static byte[] ExpectedBytes(long seed, int tokens)
     {
         var bytes = new List<byte>();
         var rng = new SplitMix64(seed);
@@ -52,7 +62,7 @@ public sealed class SimBackend : IModelBackend
             }
         }
 
-        return Encoding.UTF8.GetString(bytes.ToArray());
+        return [.. bytes];
     }
 
     /// <inheritdoc />

@@ -3,22 +3,23 @@ using System.Buffers;
 namespace Tokenflow.Core.Streams;
 
 /// <summary>
-/// One stream's log in memory and its writer. Events live in fixed-size blocks of 24-byte records
-/// and text in 16 KiB byte segments, both rented from <see cref="ArrayPool{T}"/> and returned when
-/// the stream is evicted and its last reader has gone — so in steady state an append copies the
-/// text once and allocates nothing. Readers index the log by seq under a short lock.
+/// One stream's log in memory and its writer. Events live in an array of 24-byte records and text
+/// in byte segments, both rented from <see cref="ArrayPool{T}"/>, growing by doubling (records from
+/// 16, segments from 512 B up to 16 KiB) so a short stream holds little, and returned when the
+/// stream is evicted and its last reader has gone — so in steady state an append copies the text
+/// once and allocates nothing. Readers index the log by seq under a short lock.
 /// </summary>
 internal sealed class MemoryStreamLog : IStreamWriter
 {
-    private const int BlockShift = 8;
-    private const int BlockSize = 1 << BlockShift;
-    private const int SegmentSize = 16 * 1024;
+    private const int FirstRecordCapacity = 16;
+    private const int FirstSegmentSize = 512;
+    private const int MaxSegmentSize = 16 * 1024;
 
     private readonly Lock _gate = new();
     private readonly MemoryStreamStore _store;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<MemoryStreamReader> _readers = [];
-    private StreamEventRecord[]?[] _blocks = new StreamEventRecord[4][];
+    private StreamEventRecord[] _records = [];
     private List<byte[]>? _segments;
     private long _count;
     private byte[] _segment = [];
@@ -105,7 +106,7 @@ internal sealed class MemoryStreamLog : IStreamWriter
             EndLocked();
         }
 
-        _store.OnEnded();
+        _store.OnEnded(this);
     }
 
     public void Fail(StreamError error, Usage usage)
@@ -123,7 +124,7 @@ internal sealed class MemoryStreamLog : IStreamWriter
             EndLocked();
         }
 
-        _store.OnEnded();
+        _store.OnEnded(this);
     }
 
     public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
@@ -201,8 +202,7 @@ internal sealed class MemoryStreamLog : IStreamWriter
     /// <summary>Reads the event with <paramref name="seq"/>; the caller holds <see cref="Gate"/> and checked the bound.</summary>
     internal StreamEvent ReadLocked(long seq)
     {
-        var index = seq - 1;
-        return new StreamEvent(seq, _blocks[index >> BlockShift]![index & (BlockSize - 1)]);
+        return new StreamEvent(seq, _records[seq - 1]);
     }
 
     /// <summary>
@@ -229,14 +229,10 @@ internal sealed class MemoryStreamLog : IStreamWriter
         }
 
         _returned = true;
-        for (var i = 0; i < _blocks.Length; i++)
+        if (_records.Length > 0)
         {
-            if (_blocks[i] is { } block)
-            {
-                Array.Clear(block);
-                ArrayPool<StreamEventRecord>.Shared.Return(block);
-                _blocks[i] = null;
-            }
+            ArrayPool<StreamEventRecord>.Shared.Return(_records, clearArray: true);
+            _records = [];
         }
 
         if (_segments is not null)
@@ -270,7 +266,7 @@ internal sealed class MemoryStreamLog : IStreamWriter
 
     private (byte[] Segment, int Offset) CopyText(ReadOnlySpan<byte> text)
     {
-        if (text.Length > SegmentSize / 4)
+        if (text.Length > MaxSegmentSize / 4)
         {
             // Rare large deltas get their own (unpooled) array.
             return (text.ToArray(), 0);
@@ -278,7 +274,13 @@ internal sealed class MemoryStreamLog : IStreamWriter
 
         if (_segment.Length - _segmentUsed < text.Length)
         {
-            _segment = ArrayPool<byte>.Shared.Rent(SegmentSize);
+            var size = Math.Clamp(_segment.Length * 2, FirstSegmentSize, MaxSegmentSize);
+            while (size < text.Length)
+            {
+                size *= 2;
+            }
+
+            _segment = ArrayPool<byte>.Shared.Rent(size);
             (_segments ??= []).Add(_segment);
             _segmentUsed = 0;
         }
@@ -300,14 +302,19 @@ internal sealed class MemoryStreamLog : IStreamWriter
     private void AppendLocked(in StreamEventRecord record)
     {
         var index = _count;
-        var block = (int)(index >> BlockShift);
-        if (block == _blocks.Length)
+        if (index == _records.Length)
         {
-            Array.Resize(ref _blocks, _blocks.Length * 2);
+            var grown = ArrayPool<StreamEventRecord>.Shared.Rent(Math.Max(FirstRecordCapacity, _records.Length * 2));
+            _records.AsSpan().CopyTo(grown);
+            if (_records.Length > 0)
+            {
+                ArrayPool<StreamEventRecord>.Shared.Return(_records, clearArray: true);
+            }
+
+            _records = grown;
         }
 
-        var records = _blocks[block] ??= ArrayPool<StreamEventRecord>.Shared.Rent(BlockSize);
-        records[index & (BlockSize - 1)] = record;
+        _records[index] = record;
         _count = index + 1;
 
         foreach (var reader in _readers)

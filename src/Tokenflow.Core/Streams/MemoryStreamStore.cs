@@ -16,6 +16,10 @@ public sealed class MemoryStreamStore : IStreamStore, IDisposable
     internal const int EventOverheadBytes = 48;
 
     private readonly ConcurrentDictionary<string, MemoryStreamLog> _logs = new(StringComparer.Ordinal);
+
+    // Finished logs in the order they ended, which is also the order they expire: sweeping and
+    // making room take from the front without scanning or sorting every log.
+    private readonly ConcurrentQueue<MemoryStreamLog> _ended = new();
     private readonly ITimer _sweeper;
     private long _bytes;
     private int _running;
@@ -109,7 +113,11 @@ public sealed class MemoryStreamStore : IStreamStore, IDisposable
 
     internal void ForceCharge(long bytes) => Interlocked.Add(ref _bytes, bytes);
 
-    internal void OnEnded() => Interlocked.Decrement(ref _running);
+    internal void OnEnded(MemoryStreamLog log)
+    {
+        Interlocked.Decrement(ref _running);
+        _ended.Enqueue(log);
+    }
 
     private bool TryGetLive(string streamId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MemoryStreamLog? log)
     {
@@ -128,7 +136,10 @@ public sealed class MemoryStreamStore : IStreamStore, IDisposable
         return true;
     }
 
-    /// <summary>Makes room for a new stream: sweep expired logs, then evict finished ones oldest first while over 90% of the budget.</summary>
+    /// <summary>
+    /// Makes room for a new stream: at 90% of the budget, evict finished streams oldest first
+    /// (expired or not) down to 75%, so the next creations do not pay for eviction again.
+    /// </summary>
     private bool EnsureRoom()
     {
         var limit = Options.MaxBytes;
@@ -137,18 +148,11 @@ public sealed class MemoryStreamStore : IStreamStore, IDisposable
             return true;
         }
 
-        Sweep();
-        if (Interlocked.Read(ref _bytes) < limit * 9 / 10)
+        lock (_ended)
         {
-            return true;
-        }
-
-        foreach (var log in _logs.Values.Where(l => l.HasEnded).OrderBy(l => l.EndedAt))
-        {
-            Evict(log);
-            if (Interlocked.Read(ref _bytes) < limit * 9 / 10)
+            while (Interlocked.Read(ref _bytes) >= limit * 3 / 4 && _ended.TryDequeue(out var log))
             {
-                return true;
+                Evict(log);
             }
         }
 
@@ -158,10 +162,11 @@ public sealed class MemoryStreamStore : IStreamStore, IDisposable
     private void Sweep()
     {
         var now = TimeProvider.GetTimestamp();
-        foreach (var log in _logs.Values)
+        lock (_ended)
         {
-            if (log.IsExpired(now))
+            while (_ended.TryPeek(out var log) && (log.IsExpired(now) || !_logs.ContainsKey(log.Descriptor.Id)))
             {
+                _ended.TryDequeue(out _);
                 Evict(log);
             }
         }
