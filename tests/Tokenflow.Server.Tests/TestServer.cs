@@ -27,7 +27,7 @@ internal sealed class TestServer : IAsyncDisposable
 
     public static async Task<TestServer> StartAsync(string[]? args = null, Action<WebApplicationBuilder>? configure = null)
     {
-        string[] all = ["--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning", .. args ?? []];
+        string[] all = ["--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning", "--Tokenflow:EmbeddedModel", "false", .. args ?? []];
         var app = TokenflowApp.Build(all, configure);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -24,10 +24,24 @@ function assert(condition, message) {
 
 const messages = [{ role: 'user', content: 'Say something.' }];
 
-await check('models.list includes sim', async () => {
+await check('models.list includes the embedded model and sim', async () => {
   const ids = [];
   for await (const model of client.models.list()) ids.push(model.id);
-  assert(ids.includes('sim'), `models: ${ids.join(', ')}`);
+  assert(ids.includes('tokenflow-tiny') && ids.includes('sim'), `models: ${ids.join(', ')}`);
+});
+
+await check('the embedded model streams a continuation token by token', async () => {
+  const stream = await client.chat.completions.create({
+    model: 'tokenflow-tiny', messages: [{ role: 'user', content: 'In the beginning' }], stream: true, max_tokens: 24, seed: 3,
+  });
+  let text = '';
+  let deltas = 0;
+  for await (const chunk of stream) {
+    const content = chunk.choices[0]?.delta?.content;
+    if (content) { text += content; deltas++; }
+  }
+  assert(deltas > 3, `only ${deltas} deltas`);
+  assert(text.trim().length > 0, 'no text');
 });
 
 await check('chat.completions.create({stream:true}) streams deltas, finish_reason and usage', async () => {

@@ -33,6 +33,7 @@ public static class TokenflowServerExtensions
             services.AddRedisStreamStore(store);
         }
 
+        services.AddTokenflowModels(configuration);
         services.AddTokenflowCore();
         services.AddSingleton<CompletionRequestValidator>();
         services.AddTokenflowMcp();

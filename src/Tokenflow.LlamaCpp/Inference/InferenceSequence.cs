@@ -1,0 +1,100 @@
+using System.Threading.Channels;
+using LLama.Native;
+using LLama.Sampling;
+
+namespace Tokenflow.LlamaCpp.Inference;
+
+/// <summary>
+/// One request inside the engine: its prompt, its sampler, where it is in the shared context (a
+/// llama.cpp sequence id and position), and the bounded queue of generated tokens its reader drains.
+/// All state except the queue's reader side and <see cref="Cancel"/> belongs to the inference thread.
+/// </summary>
+internal sealed class InferenceSequence
+{
+    /// <summary>
+    /// Tokens generated ahead of the reader. When the queue is full the sequence sits out decode steps
+    /// (the others go on) until its reader catches up, so a slow reader never stalls the model.
+    /// </summary>
+    public const int QueueCapacity = 32;
+
+    private readonly Channel<LLamaToken> _tokens = Channel.CreateBounded<LLamaToken>(new BoundedChannelOptions(QueueCapacity)
+    {
+        SingleReader = true,
+        SingleWriter = true,
+        FullMode = BoundedChannelFullMode.Wait,
+    });
+
+    private int _cancelled;
+    private int _ended;
+
+    public InferenceSequence(LLamaToken[] prompt, ISamplingPipeline sampler, int maxTokens)
+    {
+        Prompt = prompt;
+        Sampler = sampler;
+        MaxTokens = maxTokens;
+    }
+
+    /// <summary>The prompt tokens, BOS included.</summary>
+    public LLamaToken[] Prompt { get; }
+
+    /// <summary>The request's sampler; disposed by the engine when the sequence ends.</summary>
+    public ISamplingPipeline Sampler { get; }
+
+    /// <summary>Tokens to generate at most.</summary>
+    public int MaxTokens { get; }
+
+    /// <summary>The llama.cpp sequence id while the sequence is admitted; -1 before.</summary>
+    public int SequenceId { get; set; } = -1;
+
+    /// <summary>Prompt tokens already put into a batch.</summary>
+    public int PromptConsumed { get; set; }
+
+    /// <summary>Tokens in the KV cache, which is the position of the next token.</summary>
+    public int Position { get; set; }
+
+    /// <summary>Tokens generated so far.</summary>
+    public int Generated { get; set; }
+
+    /// <summary>The last sampled token, still to be decoded, when <see cref="HasPending"/>.</summary>
+    public LLamaToken Pending { get; set; }
+
+    /// <summary>True when <see cref="Pending"/> waits to be decoded.</summary>
+    public bool HasPending { get; set; }
+
+    /// <summary>The batch index whose logits to sample after the current decode step; -1 for none.</summary>
+    public int LogitsIndex { get; set; } = -1;
+
+    /// <summary>True once ended: completed, failed or cancelled.</summary>
+    public bool Ended => Volatile.Read(ref _ended) != 0;
+
+    /// <summary>The generated tokens, for the request's reader.</summary>
+    public ChannelReader<LLamaToken> Tokens => _tokens.Reader;
+
+    /// <summary>True once the reader gave up (cancelled or disposed its enumerator).</summary>
+    public bool IsCancelled => Volatile.Read(ref _cancelled) != 0;
+
+    /// <summary>True when the reader has room for another token.</summary>
+    public bool CanEmit => _tokens.Reader.Count < QueueCapacity;
+
+    /// <summary>Marks the sequence abandoned by its reader; any thread.</summary>
+    public void Cancel() => Volatile.Write(ref _cancelled, 1);
+
+    /// <summary>Hands a generated token to the reader; only when <see cref="CanEmit"/>.</summary>
+    public void Emit(LLamaToken token)
+    {
+        Generated++;
+        _tokens.Writer.TryWrite(token);
+    }
+
+    /// <summary>Ends the token queue (with an error for the reader, if any) and frees the sampler; once.</summary>
+    public void End(Exception? error = null)
+    {
+        if (Interlocked.Exchange(ref _ended, 1) != 0)
+        {
+            return;
+        }
+
+        _tokens.Writer.TryComplete(error);
+        Sampler.Dispose();
+    }
+}

@@ -1,0 +1,401 @@
+using System.Collections.Concurrent;
+using LLama;
+using LLama.Common;
+using LLama.Native;
+using LLama.Sampling;
+using Microsoft.Extensions.Logging;
+using Tokenflow.Core.Backends;
+
+namespace Tokenflow.LlamaCpp.Inference;
+
+/// <summary>
+/// One loaded model and one shared llama.cpp context, driven by a dedicated inference thread that
+/// generates for up to <see cref="LlamaCppOptions.MaxConcurrentSequences"/> requests at once: every
+/// decode step carries the next token of each generating request plus chunks of the prompts being read,
+/// up to <see cref="LlamaCppOptions.BatchSize"/> tokens. Each request is one llama.cpp sequence with its
+/// own KV cells (non-unified KV cache, <see cref="ContextLength"/> cells each), freed when it ends.
+/// </summary>
+/// <remarks>
+/// This is LLamaSharp's <c>BatchedExecutor</c>/<c>Conversation</c> pattern written out for a server:
+/// <c>BatchedExecutor.Infer</c> decodes through <c>Task.Run</c> (a thread-pool thread busy for the whole
+/// decode) and its conversations must be sampled before the next <c>Infer</c>, which a shared loop cannot
+/// promise while readers come and go. Here the one thread that owns the context decodes synchronously,
+/// samples every sequence after each step, and frees a cancelled sequence's KV cells before the next step.
+/// </remarks>
+internal sealed partial class LlamaCppEngine : IDisposable
+{
+    private readonly LLamaWeights _weights;
+    private readonly LLamaContext _context;
+    private readonly SafeLlamaModelHandle.Vocabulary _vocab;
+    private readonly LlamaCppOptions _options;
+    private readonly ILogger _logger;
+    private readonly Thread _thread;
+    private readonly ConcurrentQueue<InferenceSequence> _incoming = new();
+    private readonly Queue<InferenceSequence> _waiting = new();
+    private readonly List<InferenceSequence> _active = [];
+    private readonly Stack<int> _freeSequenceIds = new();
+    private readonly LLamaBatch _batch = new();
+    private readonly ManualResetEventSlim _wake = new(false);
+    private readonly int _batchSize;
+    private volatile bool _stopping;
+    private volatile bool _closed;
+    private int _activeCount;
+
+    private LlamaCppEngine(string path, LlamaCppOptions options, ILogger logger)
+    {
+        _options = options;
+        _logger = logger;
+        _thread = Thread.CurrentThread;
+        var parameters = new ModelParams(path)
+        {
+            GpuLayerCount = 0,
+            Threads = options.Threads,
+            BatchThreads = options.Threads,
+            BatchSize = (uint)options.BatchSize,
+            UBatchSize = (uint)options.BatchSize,
+            SeqMax = (uint)options.MaxConcurrentSequences,
+
+            // One KV stream per sequence: each request gets the whole window and attends only over its
+            // own cells, which llama.cpp recommends for parallel sequences that share no prefix.
+            KVUnified = false,
+        };
+        _weights = LLamaWeights.LoadFromFile(parameters);
+        try
+        {
+            TrainedContextLength = _weights.ContextSize;
+            var window = options.ContextSize > 0
+                ? options.ContextSize
+                : Math.Min(TrainedContextLength > 0 ? TrainedContextLength : LlamaCppOptions.DefaultContextCap, LlamaCppOptions.DefaultContextCap);
+            parameters.ContextSize = (uint)(window * options.MaxConcurrentSequences);
+            _context = _weights.CreateContext(parameters);
+            ContextLength = Math.Min(window, (int)(_context.ContextSize / (uint)options.MaxConcurrentSequences));
+            _batchSize = (int)Math.Min(_context.BatchSize, (uint)options.BatchSize);
+        }
+        catch
+        {
+            _weights.Dispose();
+            throw;
+        }
+
+        _vocab = _weights.Vocab;
+        Prompts = new PromptBuilder(_weights, logger);
+        for (var id = options.MaxConcurrentSequences - 1; id >= 0; id--)
+        {
+            _freeSequenceIds.Push(id);
+        }
+    }
+
+    /// <summary>The context window of each request, in tokens.</summary>
+    public int ContextLength { get; }
+
+    /// <summary>The context length the model was trained with (GGUF metadata).</summary>
+    public int TrainedContextLength { get; }
+
+    /// <summary>The model's parameter count.</summary>
+    public ulong ParameterCount => _weights.ParameterCount;
+
+    /// <summary>Sequences holding a place (and KV cells) in the context right now; for tests and diagnostics.</summary>
+    public int ActiveSequenceCount => Volatile.Read(ref _activeCount);
+
+    /// <summary>Builds prompt tokens for requests.</summary>
+    public PromptBuilder Prompts { get; }
+
+    /// <summary>
+    /// Loads the model on a new inference thread, which then serves requests until
+    /// <see cref="Dispose"/>. Completes when the model is loaded.
+    /// </summary>
+    public static Task<LlamaCppEngine> StartAsync(string path, LlamaCppOptions options, ILogger logger)
+    {
+        var loaded = new TaskCompletionSource<LlamaCppEngine>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            LlamaCppEngine engine;
+            try
+            {
+                engine = new LlamaCppEngine(path, options, logger);
+            }
+            catch (Exception ex)
+            {
+                loaded.SetException(ex);
+                return;
+            }
+
+            loaded.SetResult(engine);
+            engine.Run();
+        })
+        {
+            IsBackground = true,
+            Name = "llama.cpp inference",
+        };
+        thread.Start();
+        return loaded.Task;
+    }
+
+    /// <summary>
+    /// Queues a request: tokenizes its prompt (on the calling thread) and returns its sequence, whose
+    /// tokens arrive on <see cref="InferenceSequence.Tokens"/>.
+    /// </summary>
+    public InferenceSequence Submit(BackendRequest request)
+    {
+        // Leave room to generate: the requested tokens, but never more than half the window.
+        var room = Math.Clamp(request.MaxTokens, 1, Math.Max(1, ContextLength / 2));
+        var prompt = Prompts.Build(request, ContextLength - room);
+        return Submit(prompt, CreateSampler(request), request.MaxTokens);
+    }
+
+    private InferenceSequence Submit(LLamaToken[] prompt, ISamplingPipeline sampler, int maxTokens)
+    {
+        var sequence = new InferenceSequence(prompt, sampler, Math.Max(1, maxTokens));
+        _incoming.Enqueue(sequence);
+        if (_closed)
+        {
+            // The inference thread is gone (or going): it will not see this sequence.
+            FailIncoming(new ObjectDisposedException(nameof(LlamaCppEngine)));
+        }
+
+        _wake.Set();
+        return sequence;
+    }
+
+    /// <summary>Tells the inference thread that a reader cancelled or made room in its queue.</summary>
+    public void Wake() => _wake.Set();
+
+    /// <summary>
+    /// Writes the bytes of <paramref name="token"/> (raw, possibly part of a UTF-8 character) into
+    /// <paramref name="buffer"/>, growing it when needed; returns their count. Any thread.
+    /// </summary>
+    public int TokenToPiece(LLamaToken token, ref byte[] buffer)
+    {
+        var length = (int)_weights.NativeHandle.TokenToSpan(token, buffer);
+        if (length > buffer.Length)
+        {
+            buffer = new byte[Math.Max(length, buffer.Length * 2)];
+            length = (int)_weights.NativeHandle.TokenToSpan(token, buffer);
+        }
+
+        return length;
+    }
+
+    /// <summary>Stops the inference thread (ending every queued request) and frees the model.</summary>
+    public void Dispose()
+    {
+        _stopping = true;
+        _wake.Set();
+        if (Thread.CurrentThread != _thread)
+        {
+            // The thread frees the native context and weights itself once its current decode step ends.
+            _thread.Join(TimeSpan.FromSeconds(30));
+        }
+    }
+
+    private ISamplingPipeline CreateSampler(BackendRequest request)
+    {
+        var temperature = request.Temperature ?? _options.DefaultTemperature;
+        if (temperature <= 0)
+        {
+            return new GreedySamplingPipeline();
+        }
+
+        return new DefaultSamplingPipeline
+        {
+            Temperature = temperature,
+            TopP = request.TopP ?? _options.DefaultTopP,
+            MinP = 0.05f,
+            TopK = 40,
+            Seed = request.Seed is { } seed ? unchecked((uint)(seed ^ (seed >> 32))) : (uint)Random.Shared.NextInt64(uint.MaxValue + 1L),
+        };
+    }
+
+    private void Run()
+    {
+        try
+        {
+            while (!_stopping)
+            {
+                // Reset before looking for work, so a Wake() that races with the look is not lost.
+                _wake.Reset();
+                AdmitAndReap();
+                if (!FillBatch())
+                {
+                    _wake.Wait();
+                    continue;
+                }
+
+                var result = _context.Decode(_batch);
+                if (result != DecodeResult.Ok)
+                {
+                    EndAll(new InvalidOperationException($"llama.cpp could not decode the batch ({result})."));
+                    continue;
+                }
+
+                SampleBatched();
+            }
+        }
+        catch (Exception ex)
+        {
+            LogInferenceFailed(_logger, ex);
+            EndAll(ex);
+        }
+        finally
+        {
+            _closed = true;
+            var disposed = new ObjectDisposedException(nameof(LlamaCppEngine), "The model was unloaded.");
+            foreach (var sequence in _active.Concat(_waiting))
+            {
+                sequence.End(disposed);
+            }
+
+            _active.Clear();
+            _waiting.Clear();
+            Volatile.Write(ref _activeCount, 0);
+            FailIncoming(disposed);
+            _context.Dispose();
+            _weights.Dispose();
+        }
+    }
+
+    private void FailIncoming(Exception error)
+    {
+        while (_incoming.TryDequeue(out var sequence))
+        {
+            sequence.End(error);
+        }
+    }
+
+    /// <summary>Frees the sequences whose readers left and admits waiting ones while ids are free.</summary>
+    private void AdmitAndReap()
+    {
+        for (var i = _active.Count - 1; i >= 0; i--)
+        {
+            if (_active[i].IsCancelled || _active[i].Ended)
+            {
+                Free(_active[i]);
+                _active.RemoveAt(i);
+            }
+        }
+
+        while (_incoming.TryDequeue(out var sequence))
+        {
+            _waiting.Enqueue(sequence);
+        }
+
+        while (_waiting.Count > 0 && (_waiting.Peek().IsCancelled || _freeSequenceIds.Count > 0))
+        {
+            var sequence = _waiting.Dequeue();
+            if (sequence.IsCancelled)
+            {
+                sequence.End();
+                continue;
+            }
+
+            sequence.SequenceId = _freeSequenceIds.Pop();
+            _active.Add(sequence);
+        }
+
+        Volatile.Write(ref _activeCount, _active.Count);
+    }
+
+    /// <summary>
+    /// Puts the next work into the batch: the pending token of every generating sequence whose reader
+    /// has room, then prompt chunks in arrival order. False when there is nothing to decode.
+    /// </summary>
+    private bool FillBatch()
+    {
+        _batch.Clear();
+        var budget = _batchSize;
+        foreach (var sequence in _active)
+        {
+            sequence.LogitsIndex = -1;
+            if (sequence.HasPending && sequence.CanEmit && budget > 0)
+            {
+                sequence.LogitsIndex = _batch.Add(sequence.Pending, sequence.Position++, (LLamaSeqId)sequence.SequenceId, true);
+                sequence.HasPending = false;
+                budget--;
+            }
+        }
+
+        foreach (var sequence in _active)
+        {
+            var remaining = sequence.Prompt.Length - sequence.PromptConsumed;
+            if (remaining == 0 || budget == 0)
+            {
+                continue;
+            }
+
+            var take = Math.Min(remaining, budget);
+            for (var i = 0; i < take; i++)
+            {
+                var last = sequence.PromptConsumed + 1 == sequence.Prompt.Length;
+                var index = _batch.Add(sequence.Prompt[sequence.PromptConsumed++], sequence.Position++, (LLamaSeqId)sequence.SequenceId, last);
+                if (last)
+                {
+                    sequence.LogitsIndex = index;
+                }
+            }
+
+            budget -= take;
+        }
+
+        return _batch.TokenCount > 0;
+    }
+
+    /// <summary>Samples the next token of every sequence that got logits in the last decode step.</summary>
+    private void SampleBatched()
+    {
+        foreach (var sequence in _active)
+        {
+            if (sequence.LogitsIndex < 0 || sequence.IsCancelled)
+            {
+                continue;
+            }
+
+            try
+            {
+                var token = sequence.Sampler.Sample(_context.NativeHandle, sequence.LogitsIndex);
+                if (token.IsEndOfGeneration(_vocab))
+                {
+                    sequence.End();
+                    continue;
+                }
+
+                sequence.Emit(token);
+
+                // Full window: prompt plus generated tokens fill it (this token is not decoded, but clients
+                // count it, so usage never exceeds the context length).
+                if (sequence.Generated >= sequence.MaxTokens || sequence.Position + 1 >= ContextLength)
+                {
+                    sequence.End();
+                    continue;
+                }
+
+                sequence.Pending = token;
+                sequence.HasPending = true;
+            }
+            catch (Exception ex)
+            {
+                sequence.End(ex);
+            }
+        }
+    }
+
+    private void EndAll(Exception error)
+    {
+        // Unexpected (every sequence has its own KV cells, so "no KV slot" cannot happen): the KV state
+        // of the batch's sequences is unknown, so they all end; the next step frees their cells.
+        foreach (var sequence in _active)
+        {
+            sequence.End(error);
+        }
+    }
+
+    private void Free(InferenceSequence sequence)
+    {
+        sequence.End();
+        _context.NativeHandle.MemorySequenceRemove((LLamaSeqId)sequence.SequenceId, -1, -1);
+        _freeSequenceIds.Push(sequence.SequenceId);
+        sequence.SequenceId = -1;
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The llama.cpp inference loop failed; the model is unusable until reloaded")]
+    private static partial void LogInferenceFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,89 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Tokenflow.LlamaCpp;
+
+/// <summary>
+/// Settings of one local GGUF model run by <see cref="LlamaCppBackend"/>, bound from the configuration
+/// section <see cref="SectionName"/> and validated at start-up.
+/// </summary>
+public sealed class LlamaCppOptions : IValidatableObject
+{
+    /// <summary>The configuration section the options are bound from: <c>Tokenflow:LlamaCpp</c>.</summary>
+    public const string SectionName = "Tokenflow:LlamaCpp";
+
+    /// <summary>The context window used when <see cref="ContextSize"/> is 0 and the model was trained on a longer one.</summary>
+    public const int DefaultContextCap = 4096;
+
+    /// <summary>
+    /// CPU threads llama.cpp computes with, for prompt processing and generation alike.
+    /// Default: the smaller of <see cref="Environment.ProcessorCount"/> and 4.
+    /// </summary>
+    [Range(1, 1024)]
+    public int Threads { get; set; } = Math.Min(Environment.ProcessorCount, 4);
+
+    /// <summary>
+    /// The context window of each request in tokens: prompt plus generated text. Each of the
+    /// <see cref="MaxConcurrentSequences"/> sequences gets its own window of this size. Default 0: the
+    /// model's trained context, capped at <see cref="DefaultContextCap"/>.
+    /// </summary>
+    [Range(0, 1 << 20)]
+    public int ContextSize { get; set; }
+
+    /// <summary>
+    /// The most tokens one llama.cpp decode step processes: one token of every generating sequence plus
+    /// chunks of the prompts being read. Larger batches read long prompts faster; smaller ones keep the
+    /// other sequences' next token coming sooner. Default 512; at least <see cref="MaxConcurrentSequences"/>.
+    /// </summary>
+    [Range(1, 1 << 16)]
+    public int BatchSize { get; set; } = 512;
+
+    /// <summary>
+    /// How many requests generate together in the shared context (one llama.cpp sequence each);
+    /// further requests wait, first come first served. Default 4.
+    /// </summary>
+    [Range(1, 256)]
+    public int MaxConcurrentSequences { get; set; } = 4;
+
+    /// <summary>Sampling temperature for requests that give none (0 = greedy). Default 0.8, as llama.cpp.</summary>
+    [Range(0.0, 2.0)]
+    public float DefaultTemperature { get; set; } = 0.8f;
+
+    /// <summary>Nucleus sampling mass for requests that give none (1 = off). Default 0.95, as llama.cpp.</summary>
+    [Range(0.0, 1.0)]
+    public float DefaultTopP { get; set; } = 0.95f;
+
+    /// <summary>
+    /// Tokens the start-up warm-up generates after loading, so that the first request does not pay for
+    /// llama.cpp's slow first decode. 0 skips the warm-up. Default 4.
+    /// </summary>
+    [Range(0, 256)]
+    public int WarmupTokens { get; set; } = 4;
+
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (BatchSize < MaxConcurrentSequences)
+        {
+            yield return new ValidationResult(
+                $"{nameof(BatchSize)} ({BatchSize}) must be at least {nameof(MaxConcurrentSequences)} ({MaxConcurrentSequences}), so that every sequence fits in one decode step.",
+                [nameof(BatchSize), nameof(MaxConcurrentSequences)]);
+        }
+
+        if (ContextSize is > 0 and < 8)
+        {
+            yield return new ValidationResult($"{nameof(ContextSize)} must be 0 (the model's own) or at least 8 tokens.", [nameof(ContextSize)]);
+        }
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> listing every invalid setting.</summary>
+    internal void ThrowIfInvalid()
+    {
+        var results = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(this, new ValidationContext(this), results, validateAllProperties: true))
+        {
+            throw new ArgumentException("Invalid LlamaCppOptions: " + string.Join(" ", results.Select(r => r.ErrorMessage)));
+        }
+    }
+
+    internal LlamaCppOptions Clone() => (LlamaCppOptions)MemberwiseClone();
+}
