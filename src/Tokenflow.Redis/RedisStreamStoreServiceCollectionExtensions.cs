@@ -1,4 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Tokenflow.Core.Streams;
 
 namespace Tokenflow.Redis;
 
@@ -7,11 +11,28 @@ public static class RedisStreamStoreServiceCollectionExtensions
 {
     /// <summary>
     /// Uses Redis (StackExchange.Redis configuration string, e.g. <c>localhost:6379</c>) as the
-    /// <see cref="Tokenflow.Core.Streams.IStreamStore"/> of this process. Call before the core is added.
+    /// <see cref="IStreamStore"/> of this process. Call before the core is added (the core adds
+    /// the memory store only when no store is registered). Settings are read from
+    /// <c>Tokenflow:Redis</c> when an <c>IConfiguration</c> is registered (see
+    /// <see cref="RedisStreamStoreOptions"/>). The store connects when the host starts and keeps
+    /// reconnecting while Redis is away; a hosted service renews this process' lease.
     /// </summary>
     public static IServiceCollection AddRedisStreamStore(this IServiceCollection services, string configuration)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(configuration);
-        throw new NotSupportedException("The Redis stream store is not implemented yet.");
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<StreamStoreOptions>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<RedisStreamStoreOptions>, RedisStreamStoreOptionsSetup>());
+        services.AddOptions<RedisStreamStoreOptions>()
+            .PostConfigure(o => o.Configuration = configuration)
+            .ValidateDataAnnotations()
+            .Validate(
+                o => o.LeaseTimeout >= TimeSpan.FromMilliseconds(500) && o.PollInterval > TimeSpan.Zero && o.RunningTtl >= TimeSpan.FromMinutes(1) && o.KeyPrefix.IndexOfAny(['{', '}']) < 0,
+                "Tokenflow:Redis: LeaseTimeout must be at least 500 ms, PollInterval positive, RunningTtl at least a minute, and KeyPrefix without braces (they would break the hash tags).")
+            .ValidateOnStart();
+        services.TryAddSingleton<RedisStreamStore>();
+        services.TryAddSingleton<IStreamStore>(sp => sp.GetRequiredService<RedisStreamStore>());
+        services.AddHostedService(sp => sp.GetRequiredService<RedisStreamStore>());
+        return services;
     }
 }
