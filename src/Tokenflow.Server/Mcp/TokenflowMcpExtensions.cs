@@ -1,11 +1,66 @@
+using System.Reflection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using ModelContextProtocol.AspNetCore;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
 namespace Tokenflow.Server.Mcp;
 
-/// <summary>Registers and maps the MCP door (<c>/mcp</c>, Streamable HTTP).</summary>
+/// <summary>
+/// Registers and maps the MCP door: <c>/mcp</c> over Streamable HTTP, stateless by default (every
+/// request stands alone, so any server process can answer it), with the generation tools and the
+/// stream resource template, all backed by the same stream store as the HTTP API.
+/// </summary>
 internal static class TokenflowMcpExtensions
 {
-    /// <summary>Adds the MCP server and its tools.</summary>
-    public static IServiceCollection AddTokenflowMcp(this IServiceCollection services) => services;
+    /// <summary>The MCP endpoint's path.</summary>
+    public const string Path = "/mcp";
+
+    /// <summary>
+    /// Adds the MCP server, its tools and resources, and the Streamable HTTP transport (session mode
+    /// from <see cref="TokenflowMcpOptions"/>, stateless by default).
+    /// </summary>
+    public static IServiceCollection AddTokenflowMcp(this IServiceCollection services)
+    {
+        services.AddTokenflowMcpServer().WithHttpTransport();
+        services.AddOptions<TokenflowMcpOptions>().BindConfiguration(TokenflowMcpOptions.Section);
+        services.AddOptions<HttpServerTransportOptions>().Configure<IOptions<TokenflowMcpOptions>>((http, mcp) => http.SessionMode = mcp.Value.SessionMode);
+        return services;
+    }
 
     /// <summary>Maps <c>/mcp</c>.</summary>
-    public static IEndpointRouteBuilder MapTokenflowMcp(this IEndpointRouteBuilder endpoints) => endpoints;
+    public static IEndpointRouteBuilder MapTokenflowMcp(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapMcp(Path);
+        return endpoints;
+    }
+
+    /// <summary>The MCP server without a transport: shared by <c>/mcp</c> and stdio.</summary>
+    internal static IMcpServerBuilder AddTokenflowMcpServer(this IServiceCollection services)
+    {
+        services.AddHttpContextAccessor();
+        services.TryAddSingleton<StreamAccess>();
+        services.TryAddSingleton<GenerationArguments>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<McpServerTool, GenerateTool>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<McpServerTool, StartGenerationTool>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<McpServerTool, ReadStreamTool>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<McpServerTool, CancelStreamTool>());
+        return services
+            .AddMcpServer(options =>
+            {
+                options.ServerInfo = new Implementation
+                {
+                    Name = "tokenflow",
+                    Title = "Tokenflow",
+                    Version = typeof(TokenflowMcpExtensions).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0",
+                };
+                options.ServerInstructions =
+                    "Tokenflow streams text from language models while they generate it. generate returns the whole text and, "
+                    + "if you send a progress token, each new piece as a progress notification. To act on partial output without "
+                    + "progress notifications: start_generation, then read_stream repeatedly (pass the last_seq you got as 'after', "
+                    + "and wait_ms to wait for new text), and cancel_stream once you have what you need.";
+            })
+            .WithResources<StreamResource>();
+    }
 }

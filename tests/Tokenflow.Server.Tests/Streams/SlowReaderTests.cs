@@ -4,6 +4,11 @@ using Tokenflow.Server.Tests.OpenAi;
 
 namespace Tokenflow.Server.Tests.Streams;
 
+/// <summary>Runs alone: it measures process-wide memory, which parallel tests would disturb.</summary>
+[CollectionDefinition(nameof(SlowReaderTests), DisableParallelization = true)]
+public sealed class SlowReaderTestsCollection;
+
+[Collection(nameof(SlowReaderTests))]
 public sealed class SlowReaderTests
 {
     private const int Tokens = 150_000;

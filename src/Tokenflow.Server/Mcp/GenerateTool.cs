@@ -1,0 +1,148 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+using Tokenflow.Core.Generation;
+using Tokenflow.Core.Streams;
+
+namespace Tokenflow.Server.Mcp;
+
+/// <summary>
+/// <c>generate</c>: runs a generation to its end and returns the whole text. When the call carries
+/// a progress token, every delta is sent as it is read from the stream, as
+/// <c>notifications/progress</c> with <c>progress</c> = deltas so far and <c>message</c> = the new
+/// text (the first one also names the stream in <c>_meta</c>). Cancelling the call — a
+/// <c>notifications/cancelled</c> or a closed HTTP response — cancels the generation at once: the
+/// spec makes that a cancellation, so the resume grace of HTTP readers does not apply.
+/// </summary>
+internal sealed class GenerateTool : StreamTool
+{
+    /// <summary>The <c>_meta</c> key that carries the stream id on the first progress notification.</summary>
+    public const string StreamIdMetaKey = "tokenflow/stream_id";
+
+    private readonly GenerationArguments _generation;
+    private readonly GenerationRunner _runner;
+    private readonly StreamAccess _streams;
+
+    public GenerateTool(GenerationArguments generation, GenerationRunner runner, StreamAccess streams)
+        : base(
+            new Tool
+            {
+                Name = "generate",
+                Title = "Generate text",
+                Description = "Generates text with a Tokenflow model and returns the whole output. If you send a progress token, "
+                    + "each new piece of text arrives while the model writes it, as a progress notification whose message is that piece "
+                    + "(progress = pieces so far). Cancelling the call stops the model at once. If your client does not show progress, "
+                    + "use start_generation and read_stream to act on partial output.",
+                InputSchema = generation.InputSchema,
+                OutputSchema = Schema($$"""
+                    {
+                      "type": "object",
+                      "properties": {
+                        "text": { "type": "string", "description": "The whole output." },
+                        "stream_id": { "type": "string", "description": "The generation's stream (also readable at /v1/streams/{id}/events)." },
+                        "finish_reason": { "type": "string", "enum": ["stop", "length", "cancelled"], "description": "stop: the model ended or a stop sequence matched; length: max_tokens reached; cancelled: stopped by cancel_stream." },
+                        "usage": {{ToolUsage.Schema}}
+                      },
+                      "required": ["text", "stream_id", "finish_reason", "usage"]
+                    }
+                    """),
+                Annotations = new ToolAnnotations { ReadOnlyHint = true, OpenWorldHint = false },
+            },
+            GenerationArguments.Names)
+    {
+        _generation = generation;
+        _runner = runner;
+        _streams = streams;
+    }
+
+    protected override async ValueTask<CallToolResult> InvokeAsync(RequestContext<CallToolRequestParams> request, ToolArguments args, CancellationToken cancellationToken)
+    {
+        var completion = _generation.Read(args, _streams.Owner, background: false, out var error);
+        if (completion is null)
+        {
+            return Failure(error!);
+        }
+
+        // No event store is configured, so a closed response cannot be resumed: its output would be lost, and the
+        // newest spec makes closing a cancellation anyway — stop the model, whatever the session mode.
+        using var callEnded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _streams.RequestAborted);
+        cancellationToken = callEnded.Token;
+
+        var started = await _runner.StartAsync(completion.Model, completion.Backend, completion.Generation, cancellationToken);
+        if (started.StreamId is not { } id)
+        {
+            return Failure("The server is at its stream limit; retry shortly.");
+        }
+
+        var ended = false;
+        try
+        {
+            var (_, reader) = await _streams.Store.OpenReaderAsync(id, 0, cancellationToken);
+            if (reader is null)
+            {
+                return Failure(StreamAccess.NotFound(id));
+            }
+
+            await using (reader)
+            {
+                var progressToken = request.Params?.ProgressToken;
+                var text = new StringBuilder();
+                var deltas = 0;
+                while (await reader.WaitToReadAsync(cancellationToken))
+                {
+                    while (reader.TryRead(out var item))
+                    {
+                        switch (item.Kind)
+                        {
+                            case StreamEventKind.Delta:
+                                var piece = Encoding.UTF8.GetString(item.Text.Span);
+                                text.Append(piece);
+                                deltas++;
+                                if (progressToken is { } token)
+                                {
+                                    await request.Server.NotifyProgressAsync(
+                                        new ProgressNotificationParams
+                                        {
+                                            ProgressToken = token,
+                                            Progress = new ProgressNotificationValue { Progress = deltas, Message = piece },
+                                            Meta = deltas == 1 ? new JsonObject { [StreamIdMetaKey] = id } : null,
+                                        },
+                                        cancellationToken);
+                                }
+
+                                break;
+                            case StreamEventKind.Done:
+                                ended = true;
+                                var output = text.ToString();
+                                return Success(new Output(output, id, item.FinishReason.ToWire()!, ToolUsage.From(item.Usage)), McpJsonContext.Default.GenerateOutput, output);
+                            case StreamEventKind.Error:
+                                ended = true;
+                                return Failure($"The generation failed after {item.Usage.CompletionTokens} tokens: {item.Error?.Message} (stream {id}).");
+                        }
+                    }
+                }
+            }
+
+            // Unreachable for a well-formed stream (it always ends with done or error); answer anyway.
+            return Failure($"The stream {id} ended without a result.");
+        }
+        finally
+        {
+            if (!ended)
+            {
+                // The call ended early (cancelled, or the client went away): stop the model now.
+                await _streams.Store.CancelAsync(id, CancellationToken.None);
+            }
+        }
+    }
+
+    /// <summary>The structured result.</summary>
+    internal sealed record Output(
+        [property: JsonPropertyName("text")] string Text,
+        [property: JsonPropertyName("stream_id")] string StreamId,
+        [property: JsonPropertyName("finish_reason")] string FinishReason,
+        [property: JsonPropertyName("usage")] ToolUsage Usage);
+}

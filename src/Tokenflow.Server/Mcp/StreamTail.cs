@@ -1,0 +1,70 @@
+using System.Text;
+using Tokenflow.Core.Streams;
+
+namespace Tokenflow.Server.Mcp;
+
+/// <summary>
+/// Collects what a reader can read from a stream right now, without waiting: the delta text, the
+/// seq of the last event read and, once the terminal event has been read, how the stream ended.
+/// </summary>
+internal sealed class StreamTail
+{
+    private readonly StringBuilder _text = new();
+    private readonly int _maxTextBytes;
+    private int _textBytes;
+
+    /// <param name="afterSeq">The reader's starting position.</param>
+    /// <param name="maxTextBytes">Stop collecting once this much text is held (the caller reads on from <see cref="LastSeq"/>).</param>
+    public StreamTail(long afterSeq, int maxTextBytes = int.MaxValue)
+    {
+        LastSeq = afterSeq;
+        _maxTextBytes = maxTextBytes;
+    }
+
+    /// <summary>The delta text read so far.</summary>
+    public string Text => _text.ToString();
+
+    /// <summary>The seq of the last event read (the starting position when none was).</summary>
+    public long LastSeq { get; private set; }
+
+    /// <summary>How the stream ended, once its terminal event has been read; null before.</summary>
+    public StreamState? EndState { get; private set; }
+
+    /// <summary>True when the text limit stopped collection before the reader ran dry.</summary>
+    public bool IsFull => _textBytes >= _maxTextBytes;
+
+    /// <summary>Reads every event available now. Returns true when at least one was read.</summary>
+    public bool Drain(IStreamReader reader)
+    {
+        var any = false;
+        while (!IsFull && EndState is null && reader.TryRead(out var item))
+        {
+            any = true;
+            LastSeq = item.Seq;
+            switch (item.Kind)
+            {
+                case StreamEventKind.Delta:
+                    _text.Append(Encoding.UTF8.GetString(item.Text.Span));
+                    _textBytes += item.Text.Length;
+                    break;
+                case StreamEventKind.Done:
+                    EndState = item.FinishReason == FinishReason.Cancelled ? StreamState.Cancelled : StreamState.Completed;
+                    break;
+                case StreamEventKind.Error:
+                    EndState = StreamState.Failed;
+                    break;
+            }
+        }
+
+        return any;
+    }
+
+    /// <summary>The wire name of a state, as <c>GET /v1/streams/{id}</c> reports it.</summary>
+    public static string WireName(StreamState state) => state switch
+    {
+        StreamState.Running => "running",
+        StreamState.Completed => "completed",
+        StreamState.Cancelled => "cancelled",
+        _ => "failed",
+    };
+}
