@@ -1,0 +1,3 @@
+using Tokenflow.Cli;
+
+return await TokenflowCli.RunAsync(args, CliConsole.ForProcess());

@@ -1,0 +1,95 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace Tokenflow.Cli.Tests.Bench;
+
+public sealed class BenchCommandTests
+{
+    [Fact]
+    public async Task Bench_json_counts_requests_tokens_and_latency_percentiles()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (code, run) = await CliRun.RunAsync("bench", "--url", server.Address.ToString(), "--model", "sim", "--concurrency", "4", "--requests", "20", "--max-tokens", "16", "--json");
+
+        Assert.Equal(0, code);
+        using var json = JsonDocument.Parse(run.Out);
+        var root = json.RootElement;
+        Assert.Equal(20, root.GetProperty("requests").GetProperty("completed").GetInt32());
+        Assert.Equal(0, root.GetProperty("requests").GetProperty("failed").GetInt32());
+        Assert.Equal(20 * 16, root.GetProperty("tokens").GetInt64());
+        Assert.True(root.GetProperty("tokens_per_second").GetDouble() > 0);
+        Assert.Equal(4, root.GetProperty("concurrency").GetInt32());
+        Assert.EndsWith("/v1/chat/completions", root.GetProperty("url").GetString(), StringComparison.Ordinal);
+
+        var ttft = root.GetProperty("ttft_ms");
+        Assert.Equal(20, ttft.GetProperty("samples").GetInt32());
+        Assert.True(ttft.GetProperty("p50").GetDouble() > 0);
+        Assert.True(ttft.GetProperty("p50").GetDouble() <= ttft.GetProperty("p90").GetDouble());
+        Assert.True(ttft.GetProperty("p90").GetDouble() <= ttft.GetProperty("p99").GetDouble());
+        Assert.True(ttft.GetProperty("p99").GetDouble() <= ttft.GetProperty("max").GetDouble());
+        Assert.True(root.GetProperty("itl_ms").GetProperty("samples").GetInt32() >= 20 * 15);
+        Assert.Empty(root.GetProperty("errors").EnumerateObject());
+        Assert.Contains("done 20/20", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bench_prints_a_latency_table_and_measures_paced_inter_token_gaps()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (code, run) = await CliRun.RunAsync("bench", "--url", server.Address + "v1", "-c", "2", "-n", "4", "--max-tokens", "10", "--extra", """{"sim_tokens_per_second":100}""");
+
+        Assert.Equal(0, code);
+        var lines = run.Out.Split('\n');
+        Assert.Contains(lines, l => l.StartsWith("requests   4 ok, 0 failed", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("tokens     40 (", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("latency (ms)", StringComparison.Ordinal) && l.Contains("p50", StringComparison.Ordinal) && l.Contains("p99", StringComparison.Ordinal));
+        var itl = lines.Single(l => l.StartsWith("inter-token", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var p50 = double.Parse(itl[1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(p50, 5, 30);
+        Assert.Contains(lines, l => l.StartsWith("TTFT", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Bench_with_a_duration_stops_starting_requests_when_it_ends()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (code, run) = await CliRun.RunAsync("bench", "--url", server.Address.ToString(), "-c", "2", "--duration", "700ms", "--max-tokens", "5", "--extra", """{"sim_tokens_per_second":50}""", "--json");
+
+        Assert.Equal(0, code);
+        var root = JsonDocument.Parse(run.Out).RootElement;
+        Assert.InRange(root.GetProperty("duration_s").GetDouble(), 0.6, 5);
+        Assert.True(root.GetProperty("requests").GetProperty("completed").GetInt32() >= 2);
+    }
+
+    [Fact]
+    public async Task Bench_counts_failed_requests_by_kind()
+    {
+        using var closed = new TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+
+        var (code, run) = await CliRun.RunAsync("bench", "--url", $"http://127.0.0.1:{port}", "-c", "2", "-n", "3", "--json");
+        Assert.Equal(1, code);
+        var root = JsonDocument.Parse(run.Out).RootElement;
+        Assert.Equal(3, root.GetProperty("requests").GetProperty("failed").GetInt32());
+        Assert.Equal(3, root.GetProperty("errors").GetProperty("http_ConnectionError").GetInt32());
+
+        await using var server = await TestServer.StartAsync();
+        var (_, notFound) = await CliRun.RunAsync("bench", "--url", server.Address.ToString(), "--model", "nope", "-n", "2", "--json");
+        Assert.Equal(2, JsonDocument.Parse(notFound.Out).RootElement.GetProperty("errors").GetProperty("http_404").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("30s", 30_000)]
+    [InlineData("2m", 120_000)]
+    [InlineData("250ms", 250)]
+    [InlineData("00:00:05", 5_000)]
+    public void Durations_parse_in_short_and_TimeSpan_forms(string text, int milliseconds)
+    {
+        var parse = TokenflowCli.Create([], new CliRun().Console).Parse(["bench", "--duration", text]);
+        Assert.Empty(parse.Errors);
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), parse.GetValue<TimeSpan?>("--duration"));
+    }
+}
