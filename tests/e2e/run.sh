@@ -31,5 +31,6 @@ run() {
   fi
 }
 run node openai.test.mjs "http://127.0.0.1:$port/v1"
+run node durable.test.mjs "http://127.0.0.1:$port/v1"
 run node mcp.test.mjs "http://127.0.0.1:$port" dotnet "$server_dll" --mcp-stdio --Tokenflow:EmbeddedModel false
 echo "$passed passed, $failed failed"

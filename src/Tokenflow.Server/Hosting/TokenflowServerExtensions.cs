@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Tokenflow.Core.Generation;
 using Tokenflow.Core.Streams;
 using Tokenflow.Redis;
+using Tokenflow.Server.Durable;
 using Tokenflow.Server.Mcp;
 using Tokenflow.Server.OpenAi;
 using Tokenflow.Server.Streams;
@@ -37,6 +38,7 @@ public static class TokenflowServerExtensions
         services.AddTokenflowCore();
         services.AddSingleton<CompletionRequestValidator>();
         services.AddTokenflowMcp();
+        services.AddDurableStreams(configuration);
         return services;
     }
 
@@ -50,6 +52,7 @@ public static class TokenflowServerExtensions
         group.MapStreams();
         group.MapTokenflowWebSocket();
         group.MapTokenflowMcp();
+        group.MapDurableStreams();
         return group;
     }
 }
