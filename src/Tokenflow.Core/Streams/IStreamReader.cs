@@ -15,6 +15,12 @@ public interface IStreamReader : IAsyncDisposable
     /// </summary>
     ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// True when the next event can be read without waiting (a hint for batching writes; false is
+    /// always safe).
+    /// </summary>
+    bool HasBuffered => false;
+
     /// <summary>Reads the next event if one is available.</summary>
     bool TryRead(out StreamEvent streamEvent);
 

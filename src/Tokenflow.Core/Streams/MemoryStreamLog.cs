@@ -54,6 +54,9 @@ internal sealed class MemoryStreamLog : IStreamWriter
 
     internal long Count => _count;
 
+    /// <summary>The event count for lock-free peeking (<see cref="MemoryStreamReader.HasBuffered"/>).</summary>
+    internal ref long CountField => ref _count;
+
     public bool IsExpired(long now)
     {
         var ended = Volatile.Read(ref _endedAt);

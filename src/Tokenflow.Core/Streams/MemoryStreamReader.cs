@@ -93,6 +93,8 @@ internal sealed class MemoryStreamReader : IStreamReader, IValueTaskSource<bool>
 
     public void Interrupt() => Signal();
 
+    public bool HasBuffered => !_finished && _next <= Volatile.Read(ref _log.CountField);
+
     /// <summary>Completes a pending wait; called by the log on append (under its lock) and by <see cref="Interrupt"/>.</summary>
     internal void Signal()
     {

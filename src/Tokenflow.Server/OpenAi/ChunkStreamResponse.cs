@@ -11,6 +11,9 @@ namespace Tokenflow.Server.OpenAi;
 /// </summary>
 internal static class ChunkStreamResponse
 {
+    /// <summary>Most events written before a flush while further events are already waiting.</summary>
+    private const int FlushThreshold = 64;
+
     /// <summary>
     /// Streams events as SSE until the terminal event, flushing each one as it is written, with a
     /// comment heartbeat after <paramref name="heartbeat"/> of silence. Returns when the stream
@@ -37,10 +40,31 @@ internal static class ChunkStreamResponse
             while (!writer.Ended && await reader.WaitToReadAsync(cancellationToken))
             {
                 var wrote = false;
+                var pending = 0;
                 while (!writer.Ended && reader.TryRead(out var streamEvent))
                 {
                     writer.Write(in streamEvent);
                     wrote = true;
+
+                    // Each event is flushed as soon as it is written, unless the next one is already
+                    // in the log: then both go out in one flush (bounded by FlushThreshold), which is
+                    // what Kestrel would coalesce anyway, minus a flush per token for fast models.
+                    if (++pending < FlushThreshold && reader.HasBuffered)
+                    {
+                        continue;
+                    }
+
+                    pending = 0;
+                    var flush = await output.FlushAsync(cancellationToken);
+                    if (flush.IsCompleted || flush.IsCanceled)
+                    {
+                        return;
+                    }
+                }
+
+                if (pending > 0)
+                {
+                    pending = 0;
                     var flush = await output.FlushAsync(cancellationToken);
                     if (flush.IsCompleted || flush.IsCanceled)
                     {
