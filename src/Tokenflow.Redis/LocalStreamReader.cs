@@ -1,4 +1,3 @@
-using System.Threading.Tasks.Sources;
 using Tokenflow.Core.Streams;
 
 namespace Tokenflow.Redis;
@@ -6,21 +5,16 @@ namespace Tokenflow.Redis;
 /// <summary>
 /// A reader in the process that writes the stream: it reads the writer's in-memory log up to the
 /// seq Redis has acknowledged, with no Redis round trip. Like the memory store's reader it holds
-/// only a position and waits on a reusable value-task source, so following a live stream
+/// only a position and waits on a <see cref="ReaderSignal"/>, so following a live stream
 /// allocates nothing per event. If the stream is lost (Redis failed) it ends with an error event.
 /// </summary>
-internal sealed class LocalStreamReader : IStreamReader, IValueTaskSource<bool>, IThreadPoolWorkItem
+internal sealed class LocalStreamReader : IStreamReader
 {
     private readonly RedisStreamWriter _writer;
-    // Continuations never run on the send loop's thread: Signal queues this reader as a work item.
-    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = false };
+    private readonly ReaderSignal _signal = new();
     private long _next;
     private bool _finished;
-    private int _waiting;
-    private bool _cancelPending;
     private int _disposed;
-    private CancellationToken _registeredToken;
-    private CancellationTokenRegistration _registration;
 
     public LocalStreamReader(RedisStreamWriter writer, long next)
     {
@@ -56,18 +50,10 @@ internal sealed class LocalStreamReader : IStreamReader, IValueTaskSource<bool>,
                 return new(false);
             }
 
-            _core.Reset();
-            Volatile.Write(ref _waiting, 1);
+            _signal.Arm();
         }
 
-        if (cancellationToken.CanBeCanceled && cancellationToken != _registeredToken)
-        {
-            _registration.Dispose();
-            _registeredToken = cancellationToken;
-            _registration = cancellationToken.UnsafeRegister(static s => ((LocalStreamReader)s!).CancelWait(), this);
-        }
-
-        return new ValueTask<bool>(this, _core.Version);
+        return _signal.WaitAsync(cancellationToken);
     }
 
     public bool TryRead(out StreamEvent streamEvent)
@@ -108,49 +94,18 @@ internal sealed class LocalStreamReader : IStreamReader, IValueTaskSource<bool>,
     /// <summary>Completes a pending wait; called by the writer when Redis acknowledges a batch, and by <see cref="Interrupt"/>.</summary>
     internal void Signal()
     {
-        if (Interlocked.Exchange(ref _waiting, 0) == 1)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
+        _signal.Signal();
     }
 
-    void IThreadPoolWorkItem.Execute()
-    {
-        if (_cancelPending)
-        {
-            _cancelPending = false;
-            _core.SetException(new OperationCanceledException(_registeredToken));
-        }
-        else
-        {
-            _core.SetResult(true);
-        }
-    }
 
     public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            _registration.Dispose();
+            _signal.Dispose();
             _writer.CloseReader(this);
         }
 
         return ValueTask.CompletedTask;
-    }
-
-    bool IValueTaskSource<bool>.GetResult(short token) => _core.GetResult(token);
-
-    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _core.GetStatus(token);
-
-    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
-        => _core.OnCompleted(continuation, state, token, flags);
-
-    private void CancelWait()
-    {
-        if (Interlocked.Exchange(ref _waiting, 0) == 1)
-        {
-            _cancelPending = true;
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
     }
 }

@@ -1,4 +1,3 @@
-using System.Threading.Tasks.Sources;
 
 namespace Tokenflow.Core.Streams;
 
@@ -7,19 +6,13 @@ namespace Tokenflow.Core.Streams;
 /// so a slow reader costs no memory of its own and never slows the writer. Waiting is a reusable
 /// value-task source, so following a live stream allocates nothing per event.
 /// </summary>
-internal sealed class MemoryStreamReader : IStreamReader, IValueTaskSource<bool>, IThreadPoolWorkItem
+internal sealed class MemoryStreamReader : IStreamReader
 {
     private readonly MemoryStreamLog _log;
-    // Continuations never run on the writer's thread: Signal queues this reader as a thread-pool
-    // work item (no allocation, unlike RunContinuationsAsynchronously) and completes it from there.
-    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = false };
+    private readonly ReaderSignal _signal = new();
     private long _next;
     private bool _finished;
-    private int _waiting;
-    private bool _cancelPending;
     private int _disposed;
-    private CancellationToken _registeredToken;
-    private CancellationTokenRegistration _registration;
 
     public MemoryStreamReader(MemoryStreamLog log, long next)
     {
@@ -55,19 +48,10 @@ internal sealed class MemoryStreamReader : IStreamReader, IValueTaskSource<bool>
                 return new(false);
             }
 
-            _core.Reset();
-            Volatile.Write(ref _waiting, 1);
+            _signal.Arm();
         }
 
-        if (cancellationToken.CanBeCanceled && cancellationToken != _registeredToken)
-        {
-            // Register once per token (a response passes the same RequestAborted token every time).
-            _registration.Dispose();
-            _registeredToken = cancellationToken;
-            _registration = cancellationToken.UnsafeRegister(static s => ((MemoryStreamReader)s!).CancelWait(), this);
-        }
-
-        return new ValueTask<bool>(this, _core.Version);
+        return _signal.WaitAsync(cancellationToken);
     }
 
     public bool TryRead(out StreamEvent streamEvent)
@@ -98,49 +82,18 @@ internal sealed class MemoryStreamReader : IStreamReader, IValueTaskSource<bool>
     /// <summary>Completes a pending wait; called by the log on append (under its lock) and by <see cref="Interrupt"/>.</summary>
     internal void Signal()
     {
-        if (Interlocked.Exchange(ref _waiting, 0) == 1)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
+        _signal.Signal();
     }
 
-    void IThreadPoolWorkItem.Execute()
-    {
-        if (_cancelPending)
-        {
-            _cancelPending = false;
-            _core.SetException(new OperationCanceledException(_registeredToken));
-        }
-        else
-        {
-            _core.SetResult(true);
-        }
-    }
 
     public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            _registration.Dispose();
+            _signal.Dispose();
             _log.CloseReader(this);
         }
 
         return ValueTask.CompletedTask;
-    }
-
-    bool IValueTaskSource<bool>.GetResult(short token) => _core.GetResult(token);
-
-    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _core.GetStatus(token);
-
-    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
-        => _core.OnCompleted(continuation, state, token, flags);
-
-    private void CancelWait()
-    {
-        if (Interlocked.Exchange(ref _waiting, 0) == 1)
-        {
-            _cancelPending = true;
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
     }
 }
