@@ -76,6 +76,8 @@ public sealed partial class GenerationRunner
                     firstAt = lastAt;
                 }
 
+                writer.ReportUsage(new Usage(request.PromptTokens, tokens));
+
                 if (!Emit(writer, stops, decoder.Decode(piece.Utf8.Span), ref stopped))
                 {
                     Fail(writer, request, tokens);

@@ -21,6 +21,14 @@ public interface IStreamWriter : IAsyncDisposable
     /// </summary>
     bool TryAppendDelta(ReadOnlySpan<byte> utf8Text);
 
+    /// <summary>
+    /// Reports the token counts so far, for status queries while the stream runs (the final
+    /// counts come with <see cref="Complete"/> or <see cref="Fail"/>). Cheap; called per token.
+    /// </summary>
+    void ReportUsage(Usage usage)
+    {
+    }
+
     /// <summary>Ends the stream: a usage event then a done event.</summary>
     void Complete(FinishReason finishReason, Usage usage, Timings timings);
 

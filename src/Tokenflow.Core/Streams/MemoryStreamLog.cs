@@ -26,6 +26,7 @@ internal sealed class MemoryStreamLog : IStreamWriter
     private int _segmentUsed;
     private StreamState _state = StreamState.Running;
     private Usage _usage;
+    private long _liveUsage;
     private long _chargedBytes;
     private ITimer? _graceTimer;
     private long _endedAt;
@@ -139,11 +140,21 @@ internal sealed class MemoryStreamLog : IStreamWriter
         return ValueTask.CompletedTask;
     }
 
+    public void ReportUsage(Usage usage)
+        => Volatile.Write(ref _liveUsage, ((long)usage.PromptTokens << 32) | (uint)usage.CompletionTokens);
+
     public StreamStatus GetStatus()
     {
         lock (_gate)
         {
-            return new StreamStatus(Descriptor.Id, Descriptor.Model, _state, Descriptor.Created, _count, _usage);
+            var usage = _usage;
+            if (_state == StreamState.Running)
+            {
+                var live = Volatile.Read(ref _liveUsage);
+                usage = new Usage((int)(live >> 32), (int)(uint)live);
+            }
+
+            return new StreamStatus(Descriptor.Id, Descriptor.Model, _state, Descriptor.Created, _count, usage);
         }
     }
 

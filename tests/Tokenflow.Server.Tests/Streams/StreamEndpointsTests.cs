@@ -103,7 +103,25 @@ public sealed class StreamEndpointsTests
         var id = response.Headers.GetValues("X-Stream-Id").Single();
         var reading = Task.Run(async () => await SseEvent.ReadAllAsync(await response.Content.ReadAsStreamAsync()));
 
-        var cancel = await server.Client.PostAsync($"/v1/streams/{id}/cancel", null);
+        // While it runs, the status reports the tokens generated so far.
+        JsonElement running;
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            running = await server.Client.GetFromJsonAsync<JsonElement>($"/v1/streams/{id}");
+            if (running.GetProperty("usage").GetProperty("completion_tokens").GetInt32() >= 3 || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+
+            await Task.Delay(20);
+        }
+
+        Assert.Equal("running", running.GetProperty("status").GetString());
+        Assert.True(running.GetProperty("usage").GetProperty("completion_tokens").GetInt32() >= 3);
+        Assert.True(running.GetProperty("usage").GetProperty("prompt_tokens").GetInt32() > 0);
+
+                var cancel = await server.Client.PostAsync($"/v1/streams/{id}/cancel", null);
         Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
         var status = await cancel.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("cancelled", status.GetProperty("status").GetString());
