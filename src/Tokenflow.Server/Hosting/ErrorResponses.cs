@@ -24,7 +24,7 @@ internal static class ErrorResponses
 
                 if (feature?.Error is Tokenflow.Core.Streams.StreamStoreUnavailableException)
                 {
-                    await new OpenAiError(StatusCodes.Status503ServiceUnavailable, "The stream store is unavailable; retry shortly.", "server_error", null, "store_unavailable").WriteResponseAsync(context.Response);
+                    await OpenAiError.StoreUnavailable().WriteResponseAsync(context.Response);
                     return;
                 }
 

@@ -6,6 +6,7 @@ using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using Tokenflow.Core.Generation;
 using Tokenflow.Core.Streams;
+using Tokenflow.Server.OpenAi;
 
 namespace Tokenflow.Server.Mcp;
 
@@ -74,7 +75,7 @@ internal sealed class GenerateTool : StreamTool
         var started = await _runner.StartAsync(completion.Model, completion.Backend, completion.Generation, cancellationToken);
         if (started.StreamId is not { } id)
         {
-            return Failure("The server is at its stream limit; retry shortly.");
+            return Failure(OpenAiError.StartRefused(started.Status).Message);
         }
 
         var ended = false;

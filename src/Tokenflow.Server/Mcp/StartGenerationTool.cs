@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using Tokenflow.Core.Generation;
+using Tokenflow.Server.OpenAi;
 
 namespace Tokenflow.Server.Mcp;
 
@@ -55,7 +56,7 @@ internal sealed class StartGenerationTool : StreamTool
         var started = await _runner.StartAsync(completion.Model, completion.Backend, completion.Generation, cancellationToken);
         if (started.StreamId is not { } id)
         {
-            return Failure("The server is at its stream limit; retry shortly.");
+            return Failure(OpenAiError.StartRefused(started.Status).Message);
         }
 
         var result = Success(new Output(id), McpJsonContext.Default.StartGenerationOutput);

@@ -32,10 +32,7 @@ internal static class CompletionEndpoints
         var start = await runner.StartAsync(completion!.Model, completion.Backend, completion.Generation, context.RequestAborted);
         if (start.Status != StreamCreateStatus.Created)
         {
-            var refused = start.Status == StreamCreateStatus.Unavailable
-                ? new OpenAiError(StatusCodes.Status503ServiceUnavailable, "The stream store is unavailable; retry shortly.", "server_error", null, "store_unavailable")
-                : OpenAiError.Overloaded();
-            await refused.WriteResponseAsync(context.Response);
+            await OpenAiError.StartRefused(start.Status).WriteResponseAsync(context.Response);
             return;
         }
 

@@ -30,6 +30,14 @@ public sealed record OpenAiError(int Status, string Message, string Type, string
     public static OpenAiError Overloaded()
         => new(StatusCodes.Status503ServiceUnavailable, "The server is at its stream limit; retry shortly.", "server_error", null, "overloaded");
 
+    /// <summary>503: the stream store's backing service (Redis) cannot be reached.</summary>
+    public static OpenAiError StoreUnavailable()
+        => new(StatusCodes.Status503ServiceUnavailable, "The stream store is unavailable; retry shortly.", "server_error", null, "store_unavailable");
+
+    /// <summary>Why a generation could not start, for any status other than <see cref="Tokenflow.Core.Streams.StreamCreateStatus.Created"/>.</summary>
+    public static OpenAiError StartRefused(Tokenflow.Core.Streams.StreamCreateStatus status)
+        => status == Tokenflow.Core.Streams.StreamCreateStatus.Unavailable ? StoreUnavailable() : Overloaded();
+
     /// <summary>Writes the error object's JSON (<c>{"error":{…}}</c>).</summary>
     public void WriteTo(Utf8JsonWriter writer)
     {

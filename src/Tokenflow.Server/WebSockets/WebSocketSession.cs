@@ -211,7 +211,7 @@ internal sealed partial class WebSocketSession
         var start = await _runner.StartAsync(completion!.Model, completion.Backend, completion.Generation, cancellationToken);
         if (start.Status != StreamCreateStatus.Created)
         {
-            await SendErrorAsync(tag, null, OpenAiError.Overloaded(), cancellationToken);
+            await SendErrorAsync(tag, null, OpenAiError.StartRefused(start.Status), cancellationToken);
             return;
         }
 
