@@ -4,9 +4,13 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Tokenflow.Server.Hosting;
 
-namespace Tokenflow.Server.Tests;
+namespace Tokenflow.Testing;
 
-/// <summary>A real Tokenflow server on a loopback port, with an <see cref="HttpClient"/> pointed at it.</summary>
+/// <summary>
+/// A real Tokenflow server on a loopback port, with an <see cref="HttpClient"/> pointed at it.
+/// Shared by the server, client and CLI tests (linked into each project). The embedded model is
+/// off unless a test passes <c>--Tokenflow:EmbeddedModel true</c>, so servers start fast.
+/// </summary>
 internal sealed class TestServer : IAsyncDisposable
 {
     private TestServer(WebApplication app, Uri address)

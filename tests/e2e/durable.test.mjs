@@ -11,6 +11,7 @@ import { join, dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { stream } from '@durable-streams/client';
+import { assert, check, fail, pass, summary } from './harness.mjs';
 
 const origin = new URL(process.argv[2]).origin;
 const full = process.argv.includes('--full');
@@ -20,24 +21,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 // Suite tests that do not pass yet (full names); see the report for why.
 const KNOWN_FAILING = new Set([
 ]);
-
-let passed = 0;
-let failed = 0;
-
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok - ${name}`);
-  } catch (err) {
-    failed++;
-    console.log(`not ok - ${name}: ${err?.stack ?? err}`);
-  }
-}
-
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
 
 function chatBody(extra) {
   return JSON.stringify({ model: 'sim', messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 80, seed: 17, ...extra });
@@ -136,23 +119,19 @@ try {
   try {
     results = JSON.parse(readFileSync(report, 'utf8')).testResults.flatMap((f) => f.assertionResults);
   } catch (err) {
-    failed++;
-    console.log(`not ok - conformance suite ran (vitest exit ${code}): ${err}`);
+    fail(`conformance suite ran (vitest exit ${code})`, err);
   }
   for (const t of results) {
     if (t.status !== 'passed' && t.status !== 'failed') continue;
     if (!full && KNOWN_FAILING.has(t.fullName)) continue;
     if (t.status === 'passed') {
-      passed++;
-      console.log(`ok - conformance: ${t.fullName}`);
+      pass(`conformance: ${t.fullName}`);
     } else {
-      failed++;
-      console.log(`not ok - conformance: ${t.fullName}: ${(t.failureMessages?.[0] ?? '').split('\n')[0]}`);
+      fail(`conformance: ${t.fullName}`, (t.failureMessages?.[0] ?? '').split('\n')[0]);
     }
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exitCode = failed === 0 ? 0 : 1;
+summary();

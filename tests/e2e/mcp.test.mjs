@@ -7,27 +7,10 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { assert, check, summary } from './harness.mjs';
 
 const baseURL = process.argv[2].replace(/\/+$/, '');
 const stdioCommand = process.argv.slice(3);
-let passed = 0;
-let failed = 0;
-
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok - ${name}`);
-  } catch (err) {
-    failed++;
-    console.log(`not ok - ${name}: ${err?.stack ?? err}`);
-  }
-}
-
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
 async function connect() {
   const client = new Client({ name: 'tokenflow-e2e', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(`${baseURL}/mcp`)));
@@ -166,4 +149,4 @@ if (stdioCommand.length > 0) {
   });
 }
 
-console.log(`${passed} passed, ${failed} failed`);
+summary();

@@ -1,27 +1,10 @@
 // Drives a running Tokenflow server with the official `openai` npm client, unchanged.
 // Usage: node openai.test.mjs <baseURL>. Prints one line per check and "N passed, N failed" last.
 import OpenAI from 'openai';
+import { assert, check, summary } from './harness.mjs';
 
 const baseURL = process.argv[2];
 const client = new OpenAI({ baseURL, apiKey: 'unused', maxRetries: 0, timeout: 60_000 });
-let passed = 0;
-let failed = 0;
-
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok - ${name}`);
-  } catch (err) {
-    failed++;
-    console.log(`not ok - ${name}: ${err?.stack ?? err}`);
-  }
-}
-
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
 const messages = [{ role: 'user', content: 'Say something.' }];
 
 await check('models.list includes the embedded model and sim', async () => {
@@ -129,4 +112,4 @@ await check('aborting the request cancels the stream on the server', async () =>
   assert(status.status === 'cancelled', `status ${JSON.stringify(status)}`);
 });
 
-console.log(`${passed} passed, ${failed} failed`);
+summary();
