@@ -121,7 +121,7 @@ public sealed class StreamEndpointsTests
         Assert.True(running.GetProperty("usage").GetProperty("completion_tokens").GetInt32() >= 3);
         Assert.True(running.GetProperty("usage").GetProperty("prompt_tokens").GetInt32() > 0);
 
-                var cancel = await server.Client.PostAsync($"/v1/streams/{id}/cancel", null);
+        var cancel = await server.Client.PostAsync($"/v1/streams/{id}/cancel", null);
         Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
         var status = await cancel.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("cancelled", status.GetProperty("status").GetString());
