@@ -39,40 +39,35 @@ internal static class ChunkStreamResponse
             await response.StartAsync(cancellationToken);
             while (!writer.Ended && await reader.WaitToReadAsync(cancellationToken))
             {
-                var wrote = false;
-                var pending = 0;
+                var written = 0;
+                var unflushed = false;
                 while (!writer.Ended && reader.TryRead(out var streamEvent))
                 {
                     writer.Write(in streamEvent);
-                    wrote = true;
+                    written++;
+                    unflushed = true;
 
                     // Each event is flushed as soon as it is written, unless the next one is already
-                    // in the log: then both go out in one flush (bounded by FlushThreshold), which is
-                    // what Kestrel would coalesce anyway, minus a flush per token for fast models.
-                    if (++pending < FlushThreshold && reader.HasBuffered)
+                    // in the log: then both go out in one flush (at most FlushThreshold events), which
+                    // is what Kestrel would coalesce anyway, minus a flush per token for fast models.
+                    if (written % FlushThreshold != 0 && reader.HasBuffered)
                     {
                         continue;
                     }
 
-                    pending = 0;
-                    var flush = await output.FlushAsync(cancellationToken);
-                    if (flush.IsCompleted || flush.IsCanceled)
+                    unflushed = false;
+                    if (!await FlushAsync(output, cancellationToken))
                     {
                         return;
                     }
                 }
 
-                if (pending > 0)
+                if (unflushed && !await FlushAsync(output, cancellationToken))
                 {
-                    pending = 0;
-                    var flush = await output.FlushAsync(cancellationToken);
-                    if (flush.IsCompleted || flush.IsCanceled)
-                    {
-                        return;
-                    }
+                    return;
                 }
 
-                if (wrote)
+                if (written > 0)
                 {
                     lastWrite = time.GetTimestamp();
                 }
@@ -92,6 +87,13 @@ internal static class ChunkStreamResponse
         {
             // The connection broke while writing: same as a disconnect.
         }
+    }
+
+    /// <summary>Flushes the response; false when the client has gone and writing should stop.</summary>
+    private static async ValueTask<bool> FlushAsync(System.IO.Pipelines.PipeWriter output, CancellationToken cancellationToken)
+    {
+        var flush = await output.FlushAsync(cancellationToken);
+        return !flush.IsCompleted && !flush.IsCanceled;
     }
 
     /// <summary>
