@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Text;
 using BenchmarkDotNet.Attributes;
 using Microsoft.AspNetCore.Builder;
@@ -22,15 +23,19 @@ public class EndToEndBenchmarks
     private HttpClient _client = null!;
     private byte[] _longBody = null!;
     private byte[] _shortBody = null!;
+    private byte[] _rawRequest = null!;
+    private int _port;
 
     [GlobalSetup]
     public async Task SetupAsync()
     {
-        _app = TokenflowApp.Build(["--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning"]);
+        _app = TokenflowApp.Build(["--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning", "--Tokenflow:EmbeddedModel", "false"]);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         _client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri(address) };
         _longBody = Encoding.UTF8.GetBytes($"{{\"model\":\"sim\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}],\"stream\":true,\"max_tokens\":{Tokens},\"seed\":1}}");
+        _port = new Uri(address).Port;
+        _rawRequest = Encoding.ASCII.GetBytes($"POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {_longBody.Length}\r\nConnection: close\r\n\r\n{Encoding.UTF8.GetString(_longBody)}");
         _shortBody = Encoding.UTF8.GetBytes("{\"model\":\"sim\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"stream\":true,\"max_tokens\":1,\"seed\":1}");
     }
 
@@ -52,6 +57,26 @@ public class EndToEndBenchmarks
         long total = 0;
         int read;
         while ((read = await stream.ReadAsync(_buffer)) > 0)
+        {
+            total += read;
+        }
+
+        return total;
+    }
+
+    /// <summary>
+    /// The same stream read by a raw socket client that allocates nothing, so the allocation
+    /// column is the server's alone.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = Tokens)]
+    public async Task<long> OneStreamPerTokenRawSocket()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(System.Net.IPAddress.Loopback, _port);
+        await socket.SendAsync(_rawRequest);
+        long total = 0;
+        int read;
+        while ((read = await socket.ReceiveAsync(_buffer.AsMemory())) > 0)
         {
             total += read;
         }
