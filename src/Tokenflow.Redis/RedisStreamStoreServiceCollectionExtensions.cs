@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Tokenflow.Core.Durable;
 using Tokenflow.Core.Streams;
 
 namespace Tokenflow.Redis;
@@ -14,7 +15,8 @@ public static class RedisStreamStoreServiceCollectionExtensions
     /// <see cref="IStreamStore"/> of this process. Call before the core is added (the core adds
     /// the memory store only when no store is registered). Settings are read from
     /// <c>Tokenflow:Redis</c> when an <c>IConfiguration</c> is registered (see
-    /// <see cref="RedisStreamStoreOptions"/>). The store connects when the host starts and keeps
+    /// <see cref="RedisStreamStoreOptions"/>). Client-created Durable Streams (<see cref="IDurableStreamStore"/>)
+    /// live in the same Redis. The store connects when the host starts and keeps
     /// reconnecting while Redis is away; a hosted service renews this process' lease.
     /// </summary>
     public static IServiceCollection AddRedisStreamStore(this IServiceCollection services, string configuration)
@@ -33,6 +35,10 @@ public static class RedisStreamStoreServiceCollectionExtensions
         services.TryAddSingleton<RedisStreamStore>();
         services.TryAddSingleton<IStreamStore>(sp => sp.GetRequiredService<RedisStreamStore>());
         services.AddHostedService(sp => sp.GetRequiredService<RedisStreamStore>());
+        services.AddOptions<DurableStreamOptions>();
+        services.TryAddSingleton<RedisDurableStreamStore>();
+        services.TryAddSingleton<IDurableStreamStore>(sp => sp.GetRequiredService<RedisDurableStreamStore>());
+        services.AddHostedService(sp => sp.GetRequiredService<RedisDurableStreamStore>());
         return services;
     }
 }

@@ -1,7 +1,8 @@
 // Drives a running Tokenflow server's Durable Streams door (/v1/durable) with the official
 // @durable-streams packages, unchanged: a live `sim` generation followed with @durable-streams/client,
 // then the protocol conformance suite (@durable-streams/server-conformance-tests, run by vitest).
-// Usage: node durable.test.mjs <baseURL> [--full]. <baseURL> is the server (e.g. http://127.0.0.1:8080/v1).
+// Usage: node durable.test.mjs <baseURL> [--full] [--label NAME]. <baseURL> is the server (e.g. http://127.0.0.1:8080/v1);
+// NAME prefixes every check (run.sh runs this once per store: memory, then redis).
 // By default the suite's tests listed in KNOWN_FAILING are left out; --full runs and counts every test.
 // Prints one line per check and "N passed, N failed" last.
 import { spawn } from 'node:child_process';
@@ -11,10 +12,12 @@ import { join, dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { stream } from '@durable-streams/client';
-import { assert, check, fail, pass, summary } from './harness.mjs';
+import { assert, check, fail, label, pass, summary } from './harness.mjs';
 
 const origin = new URL(process.argv[2]).origin;
 const full = process.argv.includes('--full');
+const labelAt = process.argv.indexOf('--label');
+if (labelAt > 0) label(process.argv[labelAt + 1]);
 const durable = `${origin}/v1/durable`;
 const here = dirname(fileURLToPath(import.meta.url));
 

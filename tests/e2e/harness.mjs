@@ -2,15 +2,21 @@
 // "N passed, N failed" as the last line (run.sh and test.sh add those up).
 let passed = 0;
 let failed = 0;
+let prefix = '';
+
+/** Prefixes every check name from now on with "[label] " (e.g. the store a run targets). */
+export function label(name) {
+  prefix = name ? `[${name}] ` : '';
+}
 
 export function pass(name) {
   passed++;
-  console.log(`ok - ${name}`);
+  console.log(`ok - ${prefix}${name}`);
 }
 
 export function fail(name, reason) {
   failed++;
-  console.log(`not ok - ${name}: ${reason}`);
+  console.log(`not ok - ${prefix}${name}: ${reason}`);
 }
 
 export async function check(name, fn) {

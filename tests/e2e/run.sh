@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts a real Tokenflow server on a free loopback port and runs the npm end-to-end checks
-# against it (the openai client, the MCP TypeScript SDK over HTTP and stdio). Last line:
-# "N passed, N failed" over all of them. Expects a Release build (./test.sh builds it).
+# against it (the openai client, the Durable Streams client and conformance suite, the MCP
+# TypeScript SDK over HTTP and stdio); then starts redis-server and a second server on the Redis
+# store and runs the Durable Streams checks again. Last line: "N passed, N failed" over all of
+# them. Expects a Release build (./test.sh builds it).
 set -uo pipefail
 cd "$(dirname "$0")"
 root=$(cd ../.. && pwd)
@@ -9,16 +11,26 @@ server_dll="$root/src/Tokenflow.Server/bin/Release/net10.0/Tokenflow.Server.dll"
 if ! npm install --no-audit --no-fund --loglevel=error >/tmp/tokenflow-e2e-npm.log 2>&1; then
   cat /tmp/tokenflow-e2e-npm.log; echo "0 passed, 1 failed"; exit 1
 fi
-port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-log=$(mktemp)
-OMP_WAIT_POLICY=PASSIVE dotnet "$server_dll" --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 1 300); do
-  curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null && break
-  kill -0 $server 2>/dev/null || { cat "$log"; echo "0 passed, 1 failed"; exit 1; }
-  sleep 0.2
-done
+free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+pids=()
+logs=()
+trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -f "${logs[@]}"' EXIT
+# start_server PORT ARGS...: a Release server on 127.0.0.1:PORT, waited for until it answers.
+start_server() {
+  local port=$1 log; shift
+  log=$(mktemp); logs+=("$log")
+  OMP_WAIT_POLICY=PASSIVE dotnet "$server_dll" --urls "http://127.0.0.1:$port" "$@" >"$log" 2>&1 &
+  local pid=$!; pids+=($pid)
+  for _ in $(seq 1 300); do
+    curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null && return 0
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.2
+  done
+  cat "$log"; return 1
+}
+
+port=$(free_port)
+start_server "$port" || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0; failed=0
 run() {
@@ -31,6 +43,22 @@ run() {
   fi
 }
 run node openai.test.mjs "http://127.0.0.1:$port/v1"
-run node durable.test.mjs "http://127.0.0.1:$port/v1"
+run node durable.test.mjs "http://127.0.0.1:$port/v1" --label memory
 run node mcp.test.mjs "http://127.0.0.1:$port" dotnet "$server_dll" --mcp-stdio --Tokenflow:EmbeddedModel false
+
+# The Durable Streams checks again, on the Redis store.
+if command -v redis-server >/dev/null; then
+  redis_port=$(free_port)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --protected-mode no >/dev/null 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  redis_http=$(free_port)
+  if start_server "$redis_http" --Tokenflow:Store "127.0.0.1:$redis_port" --Tokenflow:EmbeddedModel false; then
+    run node durable.test.mjs "http://127.0.0.1:$redis_http/v1" --label redis
+  else
+    echo "not ok - a server on the Redis store did not start"; failed=$((failed + 1))
+  fi
+else
+  echo "not ok - redis-server is not installed: the Durable Streams checks on the Redis store did not run"; failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"

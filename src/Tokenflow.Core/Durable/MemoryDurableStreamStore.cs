@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-using System.Text.Json;
 using Microsoft.Extensions.Options;
 
 namespace Tokenflow.Core.Durable;
@@ -26,17 +24,6 @@ public sealed class MemoryDurableStreamStore : IDurableStreamStore
         _options = options.Value;
         _time = time;
     }
-
-    /// <summary>The media type without parameters, lower-cased (<c>Application/JSON; charset=utf-8</c> → <c>application/json</c>).</summary>
-    public static string MediaType(string? contentType)
-    {
-        var value = contentType ?? string.Empty;
-        var semicolon = value.IndexOf(';', StringComparison.Ordinal);
-        return (semicolon >= 0 ? value[..semicolon] : value).Trim().ToLowerInvariant();
-    }
-
-    /// <summary>True for content types whose streams use JSON mode.</summary>
-    public static bool IsJsonType(string? contentType) => MediaType(contentType) == "application/json";
 
     /// <inheritdoc />
     public ValueTask<DurableStreamResult> CreateAsync(DurableCreateRequest request, CancellationToken cancellationToken)
@@ -215,7 +202,7 @@ public sealed class MemoryDurableStreamStore : IDurableStreamStore
                 }
 
                 contentType ??= source.ContentType;
-                if (MediaType(contentType) != MediaType(source.ContentType))
+                if (DurableMessages.MediaType(contentType) != DurableMessages.MediaType(source.ContentType))
                 {
                     return DurableStreamResult.Fail(DurableOutcome.Conflict, "A fork's content type must match its source's.");
                 }
@@ -228,9 +215,9 @@ public sealed class MemoryDurableStreamStore : IDurableStreamStore
             }
 
             contentType ??= "application/octet-stream";
-            var isJson = IsJsonType(contentType);
+            var isJson = DurableMessages.IsJsonType(contentType);
             var messages = new List<ReadOnlyMemory<byte>>();
-            if (!Split(request.Body, isJson, allowEmptyArray: true, messages, out var error))
+            if (!DurableMessages.Split(request.Body, isJson, allowEmptyArray: true, messages, out var error))
             {
                 return DurableStreamResult.Fail(DurableOutcome.Invalid, error!);
             }
@@ -241,9 +228,9 @@ public sealed class MemoryDurableStreamStore : IDurableStreamStore
                 ExpiresAt = expiresAt,
                 LastTouched = _time.GetUtcNow(),
             };
-            if (source is not null && !Inherit(stream, source, request, out error))
+            if (source is not null && Inherit(stream, source, request, out error) is var inherited && inherited != DurableOutcome.Ok)
             {
-                return DurableStreamResult.Fail(DurableOutcome.Invalid, error!);
+                return DurableStreamResult.Fail(inherited, error!);
             }
 
             if (!Reserve(Size(messages)))
@@ -284,15 +271,15 @@ public sealed class MemoryDurableStreamStore : IDurableStreamStore
         lock (existing.Gate)
         {
             var sameType = request.ContentType is null
-                ? request.ForkedFrom is not null || MediaType(existing.ContentType) == "application/octet-stream"
-                : MediaType(request.ContentType) == MediaType(existing.ContentType);
+                ? request.ForkedFrom is not null || DurableMessages.MediaType(existing.ContentType) == "application/octet-stream"
+                : DurableMessages.MediaType(request.ContentType) == DurableMessages.MediaType(existing.ContentType);
             var sameFork = request.ForkedFrom == existing.ForkedFrom && (request.ForkOffset is null || request.ForkOffset == existing.ForkOffset) && request.ForkSubOffset == existing.ForkSubOffset;
             var same = sameType && sameFork && request.TtlSeconds == existing.TtlSeconds && request.ExpiresAt == existing.ExpiresAt && request.Close == existing.Closed;
             return same ? Describe(existing, DurableOutcome.Exists) : DurableStreamResult.Fail(DurableOutcome.Conflict, "A stream exists at this path with a different configuration.");
         }
     }
 
-    private bool Inherit(MemoryDurableStream fork, MemoryDurableStream source, DurableCreateRequest request, out string? error)
+    private DurableOutcome Inherit(MemoryDurableStream fork, MemoryDurableStream source, DurableCreateRequest request, out string? error)
     {
         lock (source.Gate)
         {
@@ -301,7 +288,7 @@ public sealed class MemoryDurableStreamStore : IDurableStreamStore
             if (offset > source.Tail || target > source.Tail)
             {
                 error = "The fork offset is past the end of the source stream.";
-                return false;
+                return DurableOutcome.Invalid;
             }
 
             long bytes = 0;
@@ -328,13 +315,13 @@ public sealed class MemoryDurableStreamStore : IDurableStreamStore
             if (!Reserve(bytes))
             {
                 error = "The stream store is full.";
-                return false;
+                return DurableOutcome.Full;
             }
 
             fork.ForkOffset = offset;
             fork.ForkSubOffset = request.ForkSubOffset;
             error = null;
-            return true;
+            return DurableOutcome.Ok;
         }
     }
 
@@ -366,7 +353,7 @@ public sealed class MemoryDurableStreamStore : IDurableStreamStore
                     : Describe(stream, DurableOutcome.Closed) with { Message = "The stream is closed." };
             }
 
-            if (!request.Body.IsEmpty && MediaType(request.ContentType) != MediaType(stream.ContentType))
+            if (!request.Body.IsEmpty && DurableMessages.MediaType(request.ContentType) != DurableMessages.MediaType(stream.ContentType))
             {
                 return DurableStreamResult.Fail(DurableOutcome.Conflict, "The content type does not match the stream's.");
             }
@@ -410,7 +397,7 @@ public sealed class MemoryDurableStreamStore : IDurableStreamStore
             }
 
             var messages = new List<ReadOnlyMemory<byte>>();
-            if (!request.Body.IsEmpty && !Split(request.Body, stream.IsJson, allowEmptyArray: false, messages, out var error))
+            if (!request.Body.IsEmpty && !DurableMessages.Split(request.Body, stream.IsJson, allowEmptyArray: false, messages, out var error))
             {
                 return DurableStreamResult.Fail(DurableOutcome.Invalid, error!);
             }
@@ -546,58 +533,6 @@ public sealed class MemoryDurableStreamStore : IDurableStreamStore
         }
 
         return size;
-    }
-
-    /// <summary>
-    /// The messages a body holds: for JSON streams, the body's value, or each element of a top-level array
-    /// (one level of flattening, §9.1.2); for other streams, the body itself.
-    /// </summary>
-    private static bool Split(ReadOnlyMemory<byte> body, bool isJson, bool allowEmptyArray, List<ReadOnlyMemory<byte>> messages, out string? error)
-    {
-        error = null;
-        if (!isJson)
-        {
-            if (!body.IsEmpty)
-            {
-                messages.Add(body.ToArray());
-            }
-
-            return true;
-        }
-
-        if (body.IsEmpty)
-        {
-            return true;
-        }
-
-        try
-        {
-            using var document = JsonDocument.Parse(body);
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Array)
-            {
-                messages.Add(JsonMarshal.GetRawUtf8Value(root).ToArray());
-                return true;
-            }
-
-            foreach (var element in root.EnumerateArray())
-            {
-                messages.Add(JsonMarshal.GetRawUtf8Value(element).ToArray());
-            }
-
-            if (messages.Count == 0 && !allowEmptyArray)
-            {
-                error = "An append of an empty JSON array has no messages.";
-                return false;
-            }
-
-            return true;
-        }
-        catch (JsonException ex)
-        {
-            error = $"The body is not valid JSON: {ex.Message}";
-            return false;
-        }
     }
 
     private static DurableStreamResult Describe(MemoryDurableStream stream, DurableOutcome outcome) => new(outcome)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Tokenflow.Core.Durable;
 
 namespace Tokenflow.Server.Durable;
@@ -5,11 +6,11 @@ namespace Tokenflow.Server.Durable;
 /// <summary>Registers and maps the Durable Streams door (<c>/v1/durable/{**path}</c>).</summary>
 internal static class DurableStreamsExtensions
 {
-    /// <summary>Adds the in-memory Durable Streams store and its options (<c>Tokenflow:Durable</c>).</summary>
+    /// <summary>Adds the Durable Streams options (<c>Tokenflow:Durable</c>) and the in-memory store unless another (Redis) is registered.</summary>
     public static IServiceCollection AddDurableStreams(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<DurableStreamOptions>().Bind(configuration.GetSection(DurableStreamOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<IDurableStreamStore, MemoryDurableStreamStore>();
+        services.TryAddSingleton<IDurableStreamStore, MemoryDurableStreamStore>();
         return services;
     }
 
