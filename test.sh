@@ -28,7 +28,7 @@ for project in $(grep -o "tests/[^\"]*\.csproj" Tokenflow.slnx); do
 done
 
 if [ -x tests/e2e/run.sh ]; then
-  e2e=$(tests/e2e/run.sh 2>&1 | tee /dev/stderr | tail -n 1)
+  e2e=$(tests/e2e/run.sh 2>&1 | tee >(cat >&2) | tail -n 1)
   if [[ "$e2e" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
     passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
   else

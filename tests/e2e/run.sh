@@ -35,7 +35,7 @@ start_server "$port" || { echo "0 passed, 1 failed"; exit 1; }
 passed=0; failed=0
 run() {
   local last
-  last=$("$@" 2>&1 | tee /dev/stderr | tail -n 1)
+  last=$("$@" 2>&1 | tee >(cat >&2) | tail -n 1)
   if [[ "$last" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
     passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
   else
