@@ -22,7 +22,7 @@ const base = (args.url || 'http://127.0.0.1:4437/v1/durable').replace(/\/$/, '')
 const label = args.label || base;
 const durationMs = Number(args.duration || 5) * 1000;
 const writerCounts = (args.writers || '1,16').split(',').map(Number).filter((n) => n > 0);
-const tailerCounts = (args.tailers || '1,100,1000').split(',').map(Number);
+const tailerCounts = (args.tailers || "1,100,1000").split(",").map(Number).filter((n) => n > 0);
 const rate = Number(args.rate || 200);
 const appendThreads = Number(args['append-threads'] || 2);
 const runId = `${Date.now().toString(36)}-${process.pid}`;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Diagnostics;
@@ -565,21 +566,28 @@ internal static class DurableStreamEndpoints
             return null;
         }
 
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+        // The body stays in the request pipe until it is complete, then is copied once.
+        var reader = context.Request.BodyReader;
+        while (true)
         {
-            if (buffer.Length + read > limit)
+            var read = await reader.ReadAsync(context.RequestAborted);
+            var buffer = read.Buffer;
+            if (buffer.Length > limit)
             {
+                reader.AdvanceTo(buffer.End);
                 await FailAsync(context.Response, StatusCodes.Status413PayloadTooLarge, $"The body exceeds {limit} bytes.");
                 return null;
             }
 
-            buffer.Write(chunk, 0, read);
-        }
+            if (read.IsCompleted)
+            {
+                byte[] body = buffer.IsEmpty ? [] : buffer.ToArray();
+                reader.AdvanceTo(buffer.End);
+                return body;
+            }
 
-        return buffer.ToArray();
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
     }
 
     /// <summary>The store path of a <c>Stream-Forked-From</c> value: a path relative to the stream root, or an absolute path under <see cref="Prefix"/>.</summary>

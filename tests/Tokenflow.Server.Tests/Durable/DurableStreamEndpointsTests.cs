@@ -214,4 +214,38 @@ public sealed class DurableStreamEndpointsTests
         using var append = await server.Client.PostAsync("/v1/durable/big", new StringContent(new string('x', 2048), Encoding.UTF8, "text/plain"));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, append.StatusCode);
     }
+    [Fact]
+    public async Task A_chunked_append_is_read_whole_and_an_oversize_one_is_413_and_changes_nothing()
+    {
+        await using var server = await TestServer.StartAsync(["--Tokenflow:Durable:MaxMessageBytes", "1024"]);
+        (await server.Client.PutAsync("/v1/durable/chunked", new StringContent(string.Empty, Encoding.UTF8, "text/plain"))).Dispose();
+
+        // No Content-Length: HttpClient sends these bodies chunked, so only the bytes read tell the size.
+        static HttpContent Chunked(string text)
+        {
+            var content = new StreamContent(new UnseekableStream(Encoding.UTF8.GetBytes(text)), 100);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/plain");
+            return content;
+        }
+
+        var fits = string.Concat(Enumerable.Range(0, 100).Select(i => $"{i % 10}abcdefghi"));
+        using (var ok = await server.Client.PostAsync("/v1/durable/chunked", Chunked(fits)))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, ok.StatusCode);
+        }
+
+        using (var tooBig = await server.Client.PostAsync("/v1/durable/chunked", Chunked(new string('x', 4096))))
+        {
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooBig.StatusCode);
+        }
+
+        using var read = await server.Client.GetAsync("/v1/durable/chunked?offset=-1");
+        Assert.Equal(fits, await read.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>A read-only stream without a length, so HttpClient cannot send a Content-Length.</summary>
+    private sealed class UnseekableStream(byte[] data) : MemoryStream(data, writable: false)
+    {
+        public override bool CanSeek => false;
+    }
 }
