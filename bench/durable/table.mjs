@@ -10,8 +10,8 @@ console.log(`|---|${writers.map(() => '---:').join('|')}|${tailers.map(() => '--
 for (const r of runs) {
   console.log(`| ${r.label} | ${r.appends.map((a) => f0(a.appendsPerSec)).join(' | ')} | ${r.latency.map((l) => `${ms(l.p50)} / ${ms(l.p99)}${l.missing ? ` (${l.missing} missing)` : ''}`).join(' | ')} |`);
 }
-if (runs.length === 2) {
-  console.log(`\nappend ratio ${runs[1].label}/${runs[0].label}: ` + writers.map((w, i) => `${w}w ${(runs[1].appends[i].appendsPerSec / runs[0].appends[i].appendsPerSec).toFixed(2)}x`).join(', '));
+for (const r of runs.slice(1)) {
+  console.log(`\nappend ratio ${r.label}/${runs[0].label}: ` + writers.map((w, i) => `${w}w ${(r.appends[i].appendsPerSec / runs[0].appends[i].appendsPerSec).toFixed(2)}x`).join(', '));
 }
 console.log('\nCPU during each phase (% of one core; 200% = both cores) and errors:');
 for (const r of runs) {

@@ -60,4 +60,43 @@ public sealed class RedisRestartTests
         // What Redis lost with its restart is gone, and said so: 404, not a hang.
         Assert.Equal(HttpStatusCode.NotFound, (await server.Client.GetAsync($"/v1/streams/{id}")).StatusCode);
     }
+    [Fact]
+    public async Task Durable_streams_answer_503_while_Redis_is_down_end_live_reads_and_work_again_after()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var server = await ServerProcess.StartAsync(redis.Configuration);
+        static StringContent Text(string text) => new(text, System.Text.Encoding.UTF8, "text/plain");
+
+        Assert.Equal(HttpStatusCode.Created, (await server.Client.PutAsync("/v1/durable/outage/a", Text("x"))).StatusCode);
+        using var sse = await server.Client.GetAsync("/v1/durable/outage/a?offset=-1&live=sse", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, sse.StatusCode);
+        var tail = new StreamReader(await sse.Content.ReadAsStreamAsync()).ReadToEndAsync();
+        var poll = server.Client.GetAsync("/v1/durable/outage/a?offset=0000000000000000_0000000000000001&live=long-poll");
+
+        redis.Kill();
+        // A live read waiting on the stream ends (the SSE response is cut, the long-poll answers 503) instead of hanging.
+        await Assert.ThrowsAnyAsync<Exception>(() => tail.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await poll.WaitAsync(TimeSpan.FromSeconds(20))).StatusCode);
+
+        var refused = await server.Client.PutAsync("/v1/durable/outage/b", Text("y"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("store_unavailable", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetProperty("code").GetString());
+
+        await redis.StartAgainAsync();
+        var clock = Stopwatch.StartNew();
+        HttpResponseMessage created;
+        while (true)
+        {
+            created = await server.Client.PutAsync("/v1/durable/outage/b", Text("y"));
+            if (created.StatusCode != HttpStatusCode.ServiceUnavailable || clock.Elapsed > TimeSpan.FromSeconds(20))
+            {
+                break;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal("y", await server.Client.GetStringAsync("/v1/durable/outage/b?offset=-1"));
+    }
 }
