@@ -3,7 +3,8 @@
 # Release build, one server at a time, same client settings, then prints a markdown table.
 #   bench/durable/run.sh [extra bench.mjs args, e.g. --duration 5]
 # Env: REF_PORT (default 4437), TF_PORT (default 18090), OUT (default /tmp/durable-bench), SKIP_BUILD=1,
-#      REDIS=1 to also run Tokenflow on the Redis store (starts redis-server on REDIS_PORT, default 16390).
+#      REDIS=1 to also run Tokenflow on the Redis store (starts redis-server on REDIS_PORT, default 16390),
+#      FLOOR=1 to also run bench/durable/floor (bare Kestrel: reads each append, stores nothing; the ceiling here).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -45,6 +46,17 @@ if [ -n "${REDIS:-}" ]; then
   kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
   kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=
   RUNS+=("$OUT/tokenflow-redis.json")
+fi
+
+if [ -n "${FLOOR:-}" ]; then
+  echo "== floor (bare Kestrel, stores nothing) on :$TF_PORT" >&2
+  dotnet build -c Release bench/durable/floor > "$OUT/floor-build.log" 2>&1
+  dotnet bench/durable/floor/bin/Release/net10.0/Floor.dll --urls "http://127.0.0.1:$TF_PORT" > "$OUT/floor-server.log" 2>&1 & PID=$!
+  wait_port "$TF_PORT"
+  node bench/durable/bench.mjs --url "http://127.0.0.1:$TF_PORT/v1/durable" --label "floor: bare Kestrel" \
+    --server-pid "$PID" --json "$OUT/floor.json" --tailers none "$@" > /dev/null
+  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+  RUNS+=("$OUT/floor.json")
 fi
 
 node bench/durable/table.mjs "${RUNS[@]}"

@@ -8,7 +8,8 @@ const writers = runs[0].appends.map((a) => a.writers);
 console.log(`| server | ${writers.map((w) => `appends/s ${w} writer${w > 1 ? 's' : ''}`).join(' | ')} | ${tailers.map((t) => `p50 / p99 ms, ${t} tailer${t > 1 ? 's' : ''}`).join(' | ')} |`);
 console.log(`|---|${writers.map(() => '---:').join('|')}|${tailers.map(() => '---:').join('|')}|`);
 for (const r of runs) {
-  console.log(`| ${r.label} | ${r.appends.map((a) => f0(a.appendsPerSec)).join(' | ')} | ${r.latency.map((l) => `${ms(l.p50)} / ${ms(l.p99)}${l.missing ? ` (${l.missing} missing)` : ''}`).join(' | ')} |`);
+  const latency = tailers.map((t) => r.latency.find((l) => l.tailers === t));
+  console.log(`| ${r.label} | ${r.appends.map((a) => f0(a.appendsPerSec)).join(' | ')} | ${latency.map((l) => (l ? `${ms(l.p50)} / ${ms(l.p99)}${l.missing ? ` (${l.missing} missing)` : ''}` : '—')).join(' | ')} |`);
 }
 for (const r of runs.slice(1)) {
   console.log(`\nappend ratio ${r.label}/${runs[0].label}: ` + writers.map((w, i) => `${w}w ${(r.appends[i].appendsPerSec / runs[0].appends[i].appendsPerSec).toFixed(2)}x`).join(', '));
