@@ -109,9 +109,10 @@ internal static class DurableStreamEndpoints
             }
         }
 
-        foreach (var segment in path.Split('/'))
+        foreach (var range in path.AsSpan().Split('/'))
         {
-            if (segment.Length == 0 || segment == "." || segment == "..")
+            var segment = path.AsSpan(range);
+            if (segment.IsEmpty || segment is "." or "..")
             {
                 return false;
             }

@@ -20,6 +20,9 @@ public static class TokenflowApp
         }
 
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // Hosting logs only request start/stop here (Information); leaving it enabled at all makes it create an
+        // Activity for every request. Tracing listeners (OpenTelemetry) still get their activities.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Services.AddTokenflow(builder.Configuration);
         configure?.Invoke(builder);
 
