@@ -289,7 +289,8 @@ internal static class DurableScripts
           if producer ~= '' then redis.call('HSET', m, 'cb', producer .. '\n' .. epoch .. '\n' .. seq) else redis.call('HDEL', m, 'cb') end
         end
         touch(p, now)
-        redis.call('PUBLISH', ch(p), tail)
+        -- Waiters take a number as the new tail; anything else ('x') makes them look at the stream.
+        if close == '1' then redis.call('PUBLISH', ch(p), 'x') else redis.call('PUBLISH', ch(p), string.format('%d', tail)) end
         if producer ~= '' then
           local r = result(ACCEPTED, p)
           r[7], r[8] = epoch, seq

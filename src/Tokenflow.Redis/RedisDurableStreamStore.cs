@@ -11,8 +11,9 @@ namespace Tokenflow.Redis;
 /// The Durable Streams store on Redis, shared by every process that points at the same Redis: each
 /// operation is one Lua script (<see cref="DurableScripts"/>), so create, append, producer fencing, forks
 /// and expiry are atomic across processes. Live readers wait on a pub/sub channel per stream (one
-/// subscription per stream per process, shared by all its waiters) and re-check every
-/// <see cref="RedisStreamStoreOptions.PollInterval"/>, since pub/sub is at most once. Streams with a TTL
+/// subscription per stream per process, shared by all its waiters): an append publishes the new tail,
+/// so woken waiters need no Redis call, and waiters that then read from the same offset share one read.
+/// They re-check every <see cref="RedisStreamStoreOptions.PollInterval"/>, since pub/sub is at most once. Streams with a TTL
 /// or expiry are retired on access and by a sweep every few seconds, so the store's counts stay exact.
 /// All durable keys share one hash tag (<c>{durable}</c>): a fork reads its source and a delete cascades
 /// up a fork chain inside one script.
@@ -20,6 +21,7 @@ namespace Tokenflow.Redis;
 internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHostedService, IDisposable
 {
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan WatchIdleTimeout = TimeSpan.FromSeconds(30);
     private static readonly RedisValue[] StateFields = ["t", "c", "s"];
     private readonly RedisStreamStore _redis;
     private readonly DurableStreamOptions _options;
@@ -27,6 +29,7 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
     private readonly RedisKey[] _keys;
     private readonly string _base;
     private readonly Dictionary<string, Watch> _watches = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Path, string? Owner, long? Position), SharedRead> _reads = [];
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _stop = new();
     private Task? _sweeper;
@@ -116,20 +119,63 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
             _options.MaxBytes,
             error ?? string.Empty,
         ];
-        var result = ToResult(await EvaluateAsync(DurableScripts.Append, head, messages).ConfigureAwait(false));
-        if (result.Outcome is DurableOutcome.Ok or DurableOutcome.Accepted)
-        {
-            // Waiters in this process need not wait for the pub/sub round trip.
-            Signal(request.Path);
-        }
-
-        return result;
+        // Waiters, here too, learn of it by pub/sub: one ordered source, so a tail announced before a delete
+        // never arrives after it.
+        return ToResult(await EvaluateAsync(DurableScripts.Append, head, messages).ConfigureAwait(false));
     }
 
     public async ValueTask<DurableStreamResult> GetInfoAsync(string path, string? owner, CancellationToken cancellationToken)
         => ToResult(await EvaluateAsync(DurableScripts.Info, [path, owner ?? string.Empty, Now()], []).ConfigureAwait(false));
 
-    public async ValueTask<DurableReadResult> ReadAsync(string path, string? owner, long? position, CancellationToken cancellationToken)
+    public ValueTask<DurableReadResult> ReadAsync(string path, string? owner, long? position, CancellationToken cancellationToken)
+    {
+        // Readers of one stream at the same offset (tailers woken by the same append) share one script call,
+        // unless the stream changed since that call started.
+        var key = (path, owner, position);
+        SharedRead? shared;
+        var mine = false;
+        lock (_gate)
+        {
+            var version = _watches.GetValueOrDefault(path)?.Version ?? -1;
+            if (version < 0 || !_reads.TryGetValue(key, out shared) || shared.Version != version)
+            {
+                shared = new SharedRead(version);
+                _reads[key] = shared;
+                mine = true;
+            }
+        }
+
+        if (mine)
+        {
+            _ = RunSharedAsync(key, shared);
+        }
+
+        return new ValueTask<DurableReadResult>(shared.Result.Task.WaitAsync(cancellationToken));
+    }
+
+    private async Task RunSharedAsync((string Path, string? Owner, long? Position) key, SharedRead shared)
+    {
+        try
+        {
+            shared.Result.TrySetResult(await ReadCoreAsync(key.Path, key.Owner, key.Position).ConfigureAwait(false));
+        }
+        catch (Exception ex)
+        {
+            shared.Result.TrySetException(ex);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                if (_reads.TryGetValue(key, out var current) && current == shared)
+                {
+                    _reads.Remove(key);
+                }
+            }
+        }
+    }
+
+    private async Task<DurableReadResult> ReadCoreAsync(string path, string? owner, long? position)
     {
         RedisValue[] args = [path, owner ?? string.Empty, position?.ToString(CultureInfo.InvariantCulture) ?? string.Empty, Now(), _options.MaxReadBytes];
         var values = await EvaluateAsync(DurableScripts.Read, args, []).ConfigureAwait(false);
@@ -178,22 +224,35 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
             }
 
             var meta = MetaKey(path);
+            var look = true;
+            var checks = -1L;
             while (true)
             {
                 var changed = watch.Changed;
-                var state = await _redis.Guard(() => _redis.Database.HashGetAsync(meta, StateFields)).ConfigureAwait(false);
-                if (state[0].IsNull || state[1] == "1" || state[2] == "1" || (long)state[0] > position)
+                if (watch.KnownTail > position)
                 {
                     return true;
+                }
+
+                if (look || watch.Checks != checks)
+                {
+                    checks = watch.Checks;
+                    var state = await _redis.Guard(() => _redis.Database.HashGetAsync(meta, StateFields)).ConfigureAwait(false);
+                    if (state[0].IsNull || state[1] == "1" || state[2] == "1" || (long)state[0] > position)
+                    {
+                        return true;
+                    }
                 }
 
                 try
                 {
                     await changed.WaitAsync(_redis.Options.PollInterval, Time, cancellationToken).ConfigureAwait(false);
+                    look = false;
                 }
                 catch (TimeoutException)
                 {
                     // Pub/sub is at most once: look again.
+                    look = true;
                 }
                 catch (OperationCanceledException)
                 {
@@ -207,20 +266,12 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
         }
         finally
         {
-            Release(path, watch);
+            Release(watch);
         }
     }
 
     public async ValueTask<DurableStreamResult> DeleteAsync(string path, string? owner, CancellationToken cancellationToken)
-    {
-        var result = ToResult(await EvaluateAsync(DurableScripts.Delete, [path, owner ?? string.Empty, Now()], []).ConfigureAwait(false));
-        if (result.Outcome == DurableOutcome.Ok)
-        {
-            Signal(path);
-        }
-
-        return result;
-    }
+        => ToResult(await EvaluateAsync(DurableScripts.Delete, [path, owner ?? string.Empty, Now()], []).ConfigureAwait(false));
 
     private RedisKey MetaKey(string path) => $"{_base}:m:{path}";
 
@@ -274,7 +325,8 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
     {
         lock (_gate)
         {
-            if (!_watches.TryGetValue(path, out var watch))
+            // A watch whose subscription failed (Redis away) is replaced, so the next waiter subscribes again.
+            if (!_watches.TryGetValue(path, out var watch) || watch.Subscribed.IsFaulted || watch.Subscribed.IsCanceled)
             {
                 watch = new Watch(RedisChannel.Literal($"{_base}:n:{path}"));
                 watch.Subscribed = SubscribeAsync(watch);
@@ -292,49 +344,44 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
         await _redis.Connection.GetSubscriber().SubscribeAsync(watch.Channel, watch.Handler).ConfigureAwait(false);
     }
 
-    private void Release(string path, Watch watch)
+    /// <summary>
+    /// Drops a waiter. The watch stays subscribed while idle (tailers leave it between every wait and read;
+    /// unsubscribing and subscribing again each time would race in the client); the sweep drops it after
+    /// <see cref="WatchIdleTimeout"/>.
+    /// </summary>
+    private void Release(Watch watch)
     {
         lock (_gate)
         {
-            if (--watch.Refs > 0)
+            if (--watch.Refs == 0)
             {
-                return;
+                watch.IdleSince = Time.GetTimestamp();
             }
-
-            _watches.Remove(path);
-        }
-
-        if (watch.Subscribed.IsCompletedSuccessfully)
-        {
-            _ = _redis.Connection.GetSubscriber().UnsubscribeAsync(watch.Channel, watch.Handler, CommandFlags.FireAndForget);
-        }
-        else
-        {
-            _ = watch.Subscribed.ContinueWith(
-                (task, state) =>
-                {
-                    if (task.IsCompletedSuccessfully)
-                    {
-                        var w = (Watch)state!;
-                        _redis.Connection.GetSubscriber().Unsubscribe(w.Channel, w.Handler, CommandFlags.FireAndForget);
-                    }
-                },
-                watch,
-                CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
         }
     }
 
-    private void Signal(string path)
+    private void DropIdleWatches()
     {
-        Watch? watch;
+        List<Watch>? idle = null;
         lock (_gate)
         {
-            watch = _watches.GetValueOrDefault(path);
+            foreach (var (path, watch) in _watches)
+            {
+                if (watch.Refs == 0 && Time.GetElapsedTime(watch.IdleSince) >= WatchIdleTimeout)
+                {
+                    (idle ??= []).Add(watch);
+                    _watches.Remove(path);
+                }
+            }
         }
 
-        watch?.Signal();
+        foreach (var watch in idle ?? [])
+        {
+            if (watch.Subscribed.IsCompletedSuccessfully)
+            {
+                _ = _redis.Connection.GetSubscriber().UnsubscribeAsync(watch.Channel, watch.Handler, CommandFlags.FireAndForget);
+            }
+        }
     }
 
     private async Task SweepLoopAsync(CancellationToken cancellationToken)
@@ -344,6 +391,7 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
+                DropIdleWatches();
                 try
                 {
                     // Each call retires at most 256 streams; go on while more are due.
@@ -375,11 +423,14 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
     private sealed class Watch
     {
         private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private long _knownTail = -1;
+        private long _checks;
+        private long _version;
 
         public Watch(RedisChannel channel)
         {
             Channel = channel;
-            Handler = (_, _) => Signal();
+            Handler = (_, message) => Signal(message.TryParse(out long tail) ? tail : null);
         }
 
         public RedisChannel Channel { get; }
@@ -388,15 +439,52 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
 
         public Task Subscribed { get; set; } = Task.CompletedTask;
 
-        /// <summary>Guarded by the store's lock.</summary>
+        /// <summary>Waiters using it; guarded by the store's lock.</summary>
         public int Refs { get; set; }
+
+        /// <summary>When <see cref="Refs"/> last fell to 0 (a timestamp); guarded by the store's lock.</summary>
+        public long IdleSince { get; set; }
 
         public Task Changed => Volatile.Read(ref _changed).Task;
 
-        public void Signal()
+        /// <summary>The highest tail announced since this watch started or the stream last closed or went away (-1: none).</summary>
+        public long KnownTail => Interlocked.Read(ref _knownTail);
+
+        /// <summary>Counts announcements without a tail (closure, deletion): waiters look at the stream in Redis.</summary>
+        public long Checks => Interlocked.Read(ref _checks);
+
+        /// <summary>Counts every announcement: a read started at an older version may miss the latest change.</summary>
+        public long Version => Interlocked.Read(ref _version);
+
+        public void Signal(long? tail)
         {
+            // The version moves first: whoever sees the new tail also sees that older reads are stale.
+            Interlocked.Increment(ref _version);
+            if (tail is { } value)
+            {
+                long known;
+                while ((known = Interlocked.Read(ref _knownTail)) < value && Interlocked.CompareExchange(ref _knownTail, value, known) != known)
+                {
+                }
+            }
+            else
+            {
+                // Closed or deleted: a stream re-created at the path starts its tails again.
+                Interlocked.Exchange(ref _knownTail, -1);
+                Interlocked.Increment(ref _checks);
+            }
+
             var fresh = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Interlocked.Exchange(ref _changed, fresh).TrySetResult();
         }
+    }
+
+    /// <summary>One read script call that readers at the same offset share.</summary>
+    private sealed class SharedRead(long version)
+    {
+        /// <summary>The stream's <see cref="Watch.Version"/> when the call started.</summary>
+        public long Version { get; } = version;
+
+        public TaskCompletionSource<DurableReadResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -178,4 +178,49 @@ public sealed class DurableScaleOutTests(ScaleOutFixture fixture) : IClassFixtur
         Assert.False(await redis.GetDatabase().KeyExistsAsync(meta));
         Assert.False(await redis.GetDatabase().KeyExistsAsync($"tokenflow:{{durable}}:d:{path}"));
     }
+    [Fact]
+    public async Task Live_readers_are_woken_by_pub_sub_alone()
+    {
+        // C never polls Redis on its own (PollInterval one hour): only the notifications of A's appends can wake it.
+        await using var c = await ServerProcess.StartAsync(fixture.Redis.Configuration, "--Tokenflow:Redis:PollInterval", "01:00:00");
+        var path = NewPath();
+        string tail;
+        using (var created = await SendAsync(fixture.A, HttpMethod.Put, path, "[]"))
+        {
+            tail = created.Headers.GetValues("Stream-Next-Offset").Single();
+        }
+
+        var poll = SendAsync(c, HttpMethod.Get, $"{path}?offset={tail}&live=long-poll");
+        var tailers = await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => SendAsync(c, HttpMethod.Get, path + "?offset=-1&live=sse")));
+        (await SendAsync(fixture.A, HttpMethod.Post, path, "0")).Dispose();
+        using (var polled = await poll)
+        {
+            // 204 would mean the long-poll timed out (3 s) without being woken.
+            Assert.Equal(HttpStatusCode.OK, polled.StatusCode);
+            Assert.Equal("[0]", await polled.Content.ReadAsStringAsync());
+        }
+
+        // Each SSE round of each tailer leaves and rejoins the stream's subscription; none may miss an append.
+        var bodies = tailers.Select(t => t.Content.ReadAsStringAsync()).ToList();
+        for (var i = 1; i < 50; i++)
+        {
+            (await SendAsync(fixture.A, HttpMethod.Post, path, $"{i}")).Dispose();
+        }
+
+        (await SendAsync(fixture.A, HttpMethod.Post, path, null, headers: ("Stream-Closed", "true"))).Dispose();
+        foreach (var body in bodies)
+        {
+            var text = await body.WaitAsync(TimeSpan.FromSeconds(30));
+            var items = text.Split('\n')
+                .Where(l => l.StartsWith("data:", StringComparison.Ordinal) && l.Contains('[', StringComparison.Ordinal))
+                .SelectMany(l => System.Text.Json.JsonDocument.Parse(l["data:".Length..]).RootElement.EnumerateArray().Select(e => e.GetInt32()).ToList())
+                .ToList();
+            Assert.Equal(Enumerable.Range(0, 50), items);
+        }
+
+        foreach (var tailer in tailers)
+        {
+            tailer.Dispose();
+        }
+    }
 }

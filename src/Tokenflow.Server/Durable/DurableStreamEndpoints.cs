@@ -356,7 +356,9 @@ internal static class DurableStreamEndpoints
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
                 timeout.CancelAfter(settings.LongPollTimeout);
-                if (await store.WaitAsync(path, read.Start, timeout.Token))
+                // A wake-up can come before the data is readable here (another process' append seen first by pub/sub):
+                // wait again rather than answer 204 early.
+                while (read.Chunks.Count == 0 && !read.Closed && await store.WaitAsync(path, read.Start, timeout.Token))
                 {
                     read = await store.ReadAsync(path, owner, read.Start, context.RequestAborted);
                     if (read.Outcome != DurableOutcome.Ok)
@@ -446,7 +448,20 @@ internal static class DurableStreamEndpoints
                     return;
                 }
 
-                read = await store.ReadAsync(path, owner, read.Next, context.RequestAborted);
+                var from = read.Next;
+                read = await store.ReadAsync(path, owner, from, context.RequestAborted);
+                // A wake-up can come before the data is readable here (another process' append seen first by
+                // pub/sub): nothing new means wait again, not another identical control event.
+                while (read.Outcome == DurableOutcome.Ok && read.Chunks.Count == 0 && !read.Closed && read.Next == from)
+                {
+                    if (!await store.WaitAsync(path, from, lifetime.Token))
+                    {
+                        return;
+                    }
+
+                    read = await store.ReadAsync(path, owner, from, context.RequestAborted);
+                }
+
                 if (read.Outcome != DurableOutcome.Ok)
                 {
                     return;
