@@ -356,16 +356,15 @@ internal static class DurableStreamEndpoints
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
                 timeout.CancelAfter(settings.LongPollTimeout);
-                // A wake-up can come before the data is readable here (another process' append seen first by pub/sub):
-                // wait again rather than answer 204 early.
-                while (read.Chunks.Count == 0 && !read.Closed && await store.WaitAsync(path, read.Start, timeout.Token))
+                if (await WaitForNewAsync(store, path, owner, read.Start, timeout.Token, context.RequestAborted) is { } next)
                 {
-                    read = await store.ReadAsync(path, owner, read.Start, context.RequestAborted);
-                    if (read.Outcome != DurableOutcome.Ok)
+                    if (next.Outcome != DurableOutcome.Ok)
                     {
-                        await FailAsync(response, StatusOf(read.Outcome), read.Outcome.ToString());
+                        await FailAsync(response, StatusOf(next.Outcome), next.Outcome.ToString());
                         return;
                     }
+
+                    read = next;
                 }
             }
 
@@ -443,29 +442,15 @@ internal static class DurableStreamEndpoints
                     return;
                 }
 
-                if (read.UpToDate && !await store.WaitAsync(path, read.Next, lifetime.Token))
+                var next = read.UpToDate
+                    ? await WaitForNewAsync(store, path, owner, read.Next, lifetime.Token, context.RequestAborted)
+                    : await store.ReadAsync(path, owner, read.Next, context.RequestAborted);
+                if (next is null || next.Outcome != DurableOutcome.Ok)
                 {
                     return;
                 }
 
-                var from = read.Next;
-                read = await store.ReadAsync(path, owner, from, context.RequestAborted);
-                // A wake-up can come before the data is readable here (another process' append seen first by
-                // pub/sub): nothing new means wait again, not another identical control event.
-                while (read.Outcome == DurableOutcome.Ok && read.Chunks.Count == 0 && !read.Closed && read.Next == from)
-                {
-                    if (!await store.WaitAsync(path, from, lifetime.Token))
-                    {
-                        return;
-                    }
-
-                    read = await store.ReadAsync(path, owner, from, context.RequestAborted);
-                }
-
-                if (read.Outcome != DurableOutcome.Ok)
-                {
-                    return;
-                }
+                read = next;
             }
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
@@ -571,6 +556,25 @@ internal static class DurableStreamEndpoints
         {
             response.Headers[DurableHeaders.ExpiresAt] = at.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
         }
+    }
+
+    /// <summary>
+    /// Waits until a read from <paramref name="from"/> brings something new (data, closure or a failure) and returns it;
+    /// null when <paramref name="wait"/> fires first. A wake-up can come before the data is readable here (another
+    /// process' append announced by pub/sub first): an empty read waits again rather than answer early.
+    /// </summary>
+    private static async Task<DurableReadResult?> WaitForNewAsync(IDurableStreamStore store, string path, string? owner, long from, CancellationToken wait, CancellationToken aborted)
+    {
+        while (await store.WaitAsync(path, from, wait))
+        {
+            var read = await store.ReadAsync(path, owner, from, aborted);
+            if (read.Outcome != DurableOutcome.Ok || read.Chunks.Count > 0 || read.Closed || read.Next != from)
+            {
+                return read;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Reads the whole request body (chunked too), or answers 413 and returns null when it exceeds <paramref name="limit"/>.</summary>
