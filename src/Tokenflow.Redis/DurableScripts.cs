@@ -301,18 +301,19 @@ internal static class DurableScripts
 
     /// <summary>
     /// GET. ARGV: path, owner, position ('' = the tail), now ms, max bytes to return.
-    /// Returns {outcome, tail, closed, content type, json (1/0), instance key, ttl, expires-at ticks, start, next, message, data...}.
+    /// Returns {outcome, tail, closed, content type, json (1/0), instance key, ttl, expires-at ticks, start, next, message, data...};
+    /// a failure has the layout of <c>fail</c> (message 11th).
     /// </summary>
     public const string Read = Prelude + """
         local p, owner, pos, now, budget = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
         local code = find(p, owner, now)
-        if code ~= OK then return {code} end
+        if code ~= OK then return fail(code) end
         touch(p, now)
         local v = redis.call('HMGET', mk(p), 't', 'c', 'ct', 'j', 'k', 'ttl', 'ex')
         local tail, json = tonumber(v[1]), v[4] == '1'
         local start = tail
         if pos ~= '' then start = tonumber(pos) end
-        if start < 0 or start > tail then return {INVALID, '', '', '', '', '', '', '', '', '', 'The offset is past the end of the stream.'} end
+        if start < 0 or start > tail then return fail(INVALID, 'The offset is past the end of the stream.') end
         local r = {OK, v[1], v[2], v[3], v[4], v[5], v[6] or '', v[7] or '', start, start, ''}
         local nxt, cursor, d, first = start, start + 1, dk(p), #r + 1
         while nxt < tail and (#r < first or budget > 0) do

@@ -182,7 +182,7 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
         var outcome = (DurableOutcome)(int)values[0];
         if (outcome != DurableOutcome.Ok)
         {
-            return new DurableReadResult(outcome) { Message = values.Length > 10 ? Text(values[10]) : null };
+            return new DurableReadResult(outcome) { Message = Text(values[10]) };
         }
 
         var tail = Long(values[1]) ?? 0;
@@ -214,15 +214,7 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
         var watch = Acquire(path);
         try
         {
-            try
-            {
-                await watch.Subscribed.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (RedisStreamStore.IsRedisFailure(ex))
-            {
-                throw new Core.Streams.StreamStoreUnavailableException("The Redis stream store is unavailable.", ex);
-            }
-
+            await watch.Subscribed.WaitAsync(cancellationToken).ConfigureAwait(false);
             var meta = MetaKey(path);
             var look = true;
             var checks = -1L;
@@ -338,11 +330,11 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
         }
     }
 
-    private async Task SubscribeAsync(Watch watch)
+    private Task SubscribeAsync(Watch watch) => _redis.Guard(async () =>
     {
-        await _redis.ConnectionAsync().ConfigureAwait(false);
         await _redis.Connection.GetSubscriber().SubscribeAsync(watch.Channel, watch.Handler).ConfigureAwait(false);
-    }
+        return true;
+    });
 
     /// <summary>
     /// Drops a waiter. The watch stays subscribed while idle (tailers leave it between every wait and read;
