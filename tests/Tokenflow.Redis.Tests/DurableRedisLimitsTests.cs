@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 
 namespace Tokenflow.Redis.Tests;
 
@@ -12,19 +10,7 @@ public sealed class DurableRedisLimitsTests
 {
     private static async Task<HttpStatusCode> SendAsync(ServerProcess server, HttpMethod method, string path, string? body = null, string? key = null)
     {
-        using var request = new HttpRequestMessage(method, "/v1/durable/" + path);
-        if (body is not null)
-        {
-            request.Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
-        }
-
-        if (key is not null)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        }
-
-        using var response = await server.Client.SendAsync(request);
+        using var response = await DurableHttp.SendAsync(server, method, path, body, "text/plain", key is null ? [] : [("Authorization", "Bearer " + key)]);
         return response.StatusCode;
     }
 
@@ -69,9 +55,7 @@ public sealed class DurableRedisLimitsTests
         Assert.Equal(HttpStatusCode.Conflict, await SendAsync(b, HttpMethod.Put, "private/notes", "mine", "key-two"));
 
         Assert.Equal(HttpStatusCode.NoContent, await SendAsync(b, HttpMethod.Post, "private/notes", "!", "key-one"));
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/durable/private/notes?offset=-1");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-one");
-        using var read = await a.Client.SendAsync(request);
+        using var read = await DurableHttp.SendAsync(a, HttpMethod.Get, "private/notes?offset=-1", headers: ("Authorization", "Bearer key-one"));
         Assert.Equal("secret!", await read.Content.ReadAsStringAsync());
     }
 }

@@ -1,7 +1,6 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using StackExchange.Redis;
+using static Tokenflow.Redis.Tests.DurableHttp;
 
 namespace Tokenflow.Redis.Tests;
 
@@ -9,24 +8,6 @@ namespace Tokenflow.Redis.Tests;
 public sealed class DurableScaleOutTests(ScaleOutFixture fixture) : IClassFixture<ScaleOutFixture>
 {
     private static string NewPath() => "scale/" + Guid.NewGuid().ToString("N");
-
-    private static async Task<HttpResponseMessage> SendAsync(ServerProcess server, HttpMethod method, string path, string? body = null, string contentType = "application/json", params (string Name, string Value)[] headers)
-    {
-        using var request = new HttpRequestMessage(method, "/v1/durable/" + path);
-        if (method == HttpMethod.Put || method == HttpMethod.Post)
-        {
-            // An empty body still carries the content type (a create sets the stream's type with it).
-            request.Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body ?? string.Empty));
-            request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
-        }
-
-        foreach (var (name, value) in headers)
-        {
-            request.Headers.TryAddWithoutValidation(name, value);
-        }
-
-        return await server.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-    }
 
     [Fact]
     public async Task Appends_from_both_processes_form_one_stream_that_either_reads()
@@ -119,11 +100,7 @@ public sealed class DurableScaleOutTests(ScaleOutFixture fixture) : IClassFixtur
         (await SendAsync(fixture.A, HttpMethod.Post, path, null, headers: ("Stream-Closed", "true"))).Dispose();
         var text = await body.WaitAsync(TimeSpan.FromSeconds(30));
 
-        var items = text.Split('\n')
-            .Where(l => l.StartsWith("data:", StringComparison.Ordinal) && l.Contains('[', StringComparison.Ordinal))
-            .SelectMany(l => System.Text.Json.JsonDocument.Parse(l["data:".Length..]).RootElement.EnumerateArray().Select(e => e.GetInt32()).ToList())
-            .ToList();
-        Assert.Equal(Enumerable.Range(0, 20), items);
+        Assert.Equal(Enumerable.Range(0, 20), SseNumbers(text));
         Assert.Contains("\"streamClosed\":true", text, StringComparison.Ordinal);
     }
 
@@ -200,7 +177,7 @@ public sealed class DurableScaleOutTests(ScaleOutFixture fixture) : IClassFixtur
             Assert.Equal("[0]", await polled.Content.ReadAsStringAsync());
         }
 
-        // Each SSE round of each tailer leaves and rejoins the stream's subscription; none may miss an append.
+        // Each SSE round of each tailer leaves the stream's watch and joins it again; none may miss an append.
         var bodies = tailers.Select(t => t.Content.ReadAsStringAsync()).ToList();
         for (var i = 1; i < 50; i++)
         {
@@ -210,12 +187,7 @@ public sealed class DurableScaleOutTests(ScaleOutFixture fixture) : IClassFixtur
         (await SendAsync(fixture.A, HttpMethod.Post, path, null, headers: ("Stream-Closed", "true"))).Dispose();
         foreach (var body in bodies)
         {
-            var text = await body.WaitAsync(TimeSpan.FromSeconds(30));
-            var items = text.Split('\n')
-                .Where(l => l.StartsWith("data:", StringComparison.Ordinal) && l.Contains('[', StringComparison.Ordinal))
-                .SelectMany(l => System.Text.Json.JsonDocument.Parse(l["data:".Length..]).RootElement.EnumerateArray().Select(e => e.GetInt32()).ToList())
-                .ToList();
-            Assert.Equal(Enumerable.Range(0, 50), items);
+            Assert.Equal(Enumerable.Range(0, 50), SseNumbers(await body.WaitAsync(TimeSpan.FromSeconds(30))));
         }
 
         foreach (var tailer in tailers)
