@@ -16,47 +16,41 @@ REDIS_PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null || true; [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true; }
 trap cleanup EXIT
 
-echo "== reference server (@durable-streams/server 0.3.7, in-memory) on :$REF_PORT" >&2
-node bench/durable/ref-server.mjs "$REF_PORT" > "$OUT/ref-server.log" 2>&1 & PID=$!
-wait_port "$REF_PORT"
-node bench/durable/bench.mjs --url "http://127.0.0.1:$REF_PORT/v1/durable" --label reference \
-  --server-pid "$PID" --json "$OUT/reference.json" "$@" > /dev/null
-kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+BENCH_ARGS=("$@")
+RUNS=()
+# bench_server NAME LABEL PORT [bench.mjs args] -- SERVER COMMAND...: starts the server (log $OUT/NAME-server.log),
+# runs bench.mjs against it (results $OUT/NAME.json, then this run's extra args), and stops it.
+bench_server() {
+  local name=$1 label=$2 port=$3 args=()
+  shift 3
+  while [ "$1" != "--" ]; do args+=("$1"); shift; done
+  shift
+  echo "== $label on :$port" >&2
+  "$@" > "$OUT/$name-server.log" 2>&1 & PID=$!
+  wait_port "$port"
+  node bench/durable/bench.mjs --url "http://127.0.0.1:$port/v1/durable" --label "$label" \
+    --server-pid "$PID" --json "$OUT/$name.json" "${args[@]}" "${BENCH_ARGS[@]}" > /dev/null
+  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+  RUNS+=("$OUT/$name.json")
+}
+TOKENFLOW=(dotnet src/Tokenflow.Server/bin/Release/net10.0/Tokenflow.Server.dll --urls "http://127.0.0.1:$TF_PORT" --Tokenflow:EmbeddedModel false)
+
+bench_server reference reference "$REF_PORT" -- node bench/durable/ref-server.mjs "$REF_PORT"
 
 if [ -z "${SKIP_BUILD:-}" ]; then dotnet build -c Release src/Tokenflow.Server > "$OUT/build.log" 2>&1; fi
-echo "== Tokenflow (Release, memory store) on :$TF_PORT" >&2
-dotnet src/Tokenflow.Server/bin/Release/net10.0/Tokenflow.Server.dll --urls "http://127.0.0.1:$TF_PORT" \
-  --Tokenflow:EmbeddedModel false > "$OUT/tokenflow-server.log" 2>&1 & PID=$!
-wait_port "$TF_PORT"
-node bench/durable/bench.mjs --url "http://127.0.0.1:$TF_PORT/v1/durable" --label tokenflow \
-  --server-pid "$PID" --json "$OUT/tokenflow.json" "$@" > /dev/null
-kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+bench_server tokenflow tokenflow "$TF_PORT" -- "${TOKENFLOW[@]}"
 
-RUNS=("$OUT/reference.json" "$OUT/tokenflow.json")
 if [ -n "${REDIS:-}" ]; then
   REDIS_PORT=${REDIS_PORT:-16390}
-  echo "== Tokenflow (Release, Redis store, redis-server on :$REDIS_PORT) on :$TF_PORT" >&2
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no > "$OUT/redis.log" 2>&1 & REDIS_PID=$!
   wait_port "$REDIS_PORT"
-  dotnet src/Tokenflow.Server/bin/Release/net10.0/Tokenflow.Server.dll --urls "http://127.0.0.1:$TF_PORT" \
-    --Tokenflow:EmbeddedModel false --Tokenflow:Store "127.0.0.1:$REDIS_PORT" > "$OUT/tokenflow-redis-server.log" 2>&1 & PID=$!
-  wait_port "$TF_PORT"
-  node bench/durable/bench.mjs --url "http://127.0.0.1:$TF_PORT/v1/durable" --label "tokenflow (redis)" \
-    --server-pid "$PID" --json "$OUT/tokenflow-redis.json" "$@" > /dev/null
-  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+  bench_server tokenflow-redis "tokenflow (redis)" "$TF_PORT" -- "${TOKENFLOW[@]}" --Tokenflow:Store "127.0.0.1:$REDIS_PORT"
   kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=
-  RUNS+=("$OUT/tokenflow-redis.json")
 fi
 
 if [ -n "${FLOOR:-}" ]; then
-  echo "== floor (bare Kestrel, stores nothing) on :$TF_PORT" >&2
   dotnet build -c Release bench/durable/floor > "$OUT/floor-build.log" 2>&1
-  dotnet bench/durable/floor/bin/Release/net10.0/Floor.dll --urls "http://127.0.0.1:$TF_PORT" > "$OUT/floor-server.log" 2>&1 & PID=$!
-  wait_port "$TF_PORT"
-  node bench/durable/bench.mjs --url "http://127.0.0.1:$TF_PORT/v1/durable" --label "floor: bare Kestrel" \
-    --server-pid "$PID" --json "$OUT/floor.json" --tailers none "$@" > /dev/null
-  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
-  RUNS+=("$OUT/floor.json")
+  bench_server floor "floor: bare Kestrel" "$TF_PORT" --tailers none -- dotnet bench/durable/floor/bin/Release/net10.0/Floor.dll --urls "http://127.0.0.1:$TF_PORT"
 fi
 
 node bench/durable/table.mjs "${RUNS[@]}"
