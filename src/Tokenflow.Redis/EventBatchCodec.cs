@@ -18,28 +18,26 @@ internal static class EventBatchCodec
     /// <summary>The entry's single field name.</summary>
     public const string Field = "b";
 
-    public static void Write(ArrayBufferWriter<byte> output, in StreamEventRecord record)
+    public static void Write(ArrayBufferWriter<byte> output, in StreamEvent item)
     {
         var head = output.GetSpan(2);
-        head[0] = (byte)record.Kind;
-        head[1] = (byte)record.FinishReason;
+        head[0] = (byte)item.Kind;
+        head[1] = (byte)item.FinishReason;
         output.Advance(2);
-        if (record.Kind == StreamEventKind.Delta)
+        if (item.Kind == StreamEventKind.Delta)
         {
-            var text = ((byte[])record.Payload!).AsSpan(record.Offset, record.Length);
-            WriteLength(output, text.Length);
-            output.Write(text);
+            WriteLength(output, item.Text.Length);
+            output.Write(item.Text.Span);
             return;
         }
 
-        var terminal = (TerminalPayload)record.Payload!;
         var span = output.GetSpan(8);
-        BinaryPrimitives.WriteInt32LittleEndian(span, terminal.Usage.PromptTokens);
-        BinaryPrimitives.WriteInt32LittleEndian(span[4..], terminal.Usage.CompletionTokens);
+        BinaryPrimitives.WriteInt32LittleEndian(span, item.Usage.PromptTokens);
+        BinaryPrimitives.WriteInt32LittleEndian(span[4..], item.Usage.CompletionTokens);
         output.Advance(8);
-        if (record.Kind == StreamEventKind.Error)
+        if (item.Kind == StreamEventKind.Error)
         {
-            var error = terminal.Error ?? new StreamError("The generation failed.", "server_error", null);
+            var error = item.Error ?? new StreamError("The generation failed.", "server_error", null);
             WriteString(output, error.Message);
             WriteString(output, error.Type);
             WriteString(output, error.Code);
@@ -47,14 +45,18 @@ internal static class EventBatchCodec
         }
 
         span = output.GetSpan(16);
-        BinaryPrimitives.WriteDoubleLittleEndian(span, terminal.Timings.TimeToFirstTokenMs);
-        BinaryPrimitives.WriteDoubleLittleEndian(span[8..], terminal.Timings.TimePerOutputTokenMs);
+        BinaryPrimitives.WriteDoubleLittleEndian(span, item.Timings.TimeToFirstTokenMs);
+        BinaryPrimitives.WriteDoubleLittleEndian(span[8..], item.Timings.TimePerOutputTokenMs);
         output.Advance(16);
     }
 
-    /// <summary>Decodes every event of <paramref name="blob"/> into <paramref name="records"/>; deltas point into <paramref name="blob"/>.</summary>
-    public static void Read(byte[] blob, List<StreamEventRecord> records)
+    /// <summary>
+    /// Decodes every event of <paramref name="blob"/>, an entry whose last event has seq
+    /// <paramref name="lastSeq"/>, into <paramref name="events"/>; deltas point into <paramref name="blob"/>.
+    /// </summary>
+    public static void Read(byte[] blob, long lastSeq, List<StreamEvent> events)
     {
+        var seq = lastSeq - Count(blob) + 1;
         var position = 0;
         while (position < blob.Length)
         {
@@ -64,29 +66,26 @@ internal static class EventBatchCodec
             if (kind == StreamEventKind.Delta)
             {
                 var length = ReadLength(blob, ref position);
-                records.Add(new StreamEventRecord(blob, position, length, kind, finish));
+                events.Add(new StreamEvent(seq++, kind, new ReadOnlyMemory<byte>(blob, position, length), finish, default, default, null));
                 position += length;
                 continue;
             }
 
             var usage = new Usage(BinaryPrimitives.ReadInt32LittleEndian(blob.AsSpan(position)), BinaryPrimitives.ReadInt32LittleEndian(blob.AsSpan(position + 4)));
             position += 8;
-            TerminalPayload payload;
             if (kind == StreamEventKind.Error)
             {
                 var message = ReadString(blob, ref position) ?? string.Empty;
                 var type = ReadString(blob, ref position) ?? "server_error";
                 var code = ReadString(blob, ref position);
-                payload = new TerminalPayload(usage, default, new StreamError(message, type, code));
+                events.Add(new StreamEvent(seq++, kind, default, finish, usage, default, new StreamError(message, type, code)));
             }
             else
             {
                 var timings = new Timings(BinaryPrimitives.ReadDoubleLittleEndian(blob.AsSpan(position)), BinaryPrimitives.ReadDoubleLittleEndian(blob.AsSpan(position + 8)));
                 position += 16;
-                payload = new TerminalPayload(usage, timings, null);
+                events.Add(new StreamEvent(seq++, kind, default, finish, usage, timings, null));
             }
-
-            records.Add(new StreamEventRecord(payload, 0, 0, kind, finish));
         }
     }
 
@@ -94,8 +93,41 @@ internal static class EventBatchCodec
     public static byte[] EncodeError(StreamError error, Usage usage)
     {
         var output = new ArrayBufferWriter<byte>(128);
-        Write(output, new StreamEventRecord(new TerminalPayload(usage, default, error), 0, 0, StreamEventKind.Error, FinishReason.Error));
+        Write(output, StreamEvent.Failure(0, error, usage));
         return output.WrittenSpan.ToArray();
+    }
+
+    /// <summary>How many events <paramref name="blob"/> holds (a scan of the lengths, no decoding).</summary>
+    private static int Count(byte[] blob)
+    {
+        var count = 0;
+        var position = 0;
+        while (position < blob.Length)
+        {
+            var kind = (StreamEventKind)blob[position];
+            position += 2;
+            count++;
+            if (kind == StreamEventKind.Delta)
+            {
+                var length = ReadLength(blob, ref position);
+                position += length;
+            }
+            else if (kind == StreamEventKind.Error)
+            {
+                position += 8;
+                for (var i = 0; i < 3; i++)
+                {
+                    var length = ReadLength(blob, ref position);
+                    position += Math.Max(0, length - 1);
+                }
+            }
+            else
+            {
+                position += 24;
+            }
+        }
+
+        return count;
     }
 
     private static void WriteLength(ArrayBufferWriter<byte> output, int value)

@@ -19,13 +19,14 @@ namespace Tokenflow.Redis;
 /// </summary>
 internal sealed partial class RedisStreamStore : IStreamStore, IHostedService, IAsyncDisposable, IDisposable
 {
-    private readonly ConcurrentDictionary<string, RedisStreamWriter> _writers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, RedisStreamReplication> _writers = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly Lazy<Task<ConnectionMultiplexer>> _connection;
     private readonly RedisKey _leaseKey;
     private readonly RedisChannel _controlChannel;
     private readonly RedisValue _readerField;
     private readonly string _controlPrefix;
+    private readonly StreamLogSettings _logSettings;
     private Task? _leaseLoop;
     private int _started;
     private int _running;
@@ -47,6 +48,15 @@ internal sealed partial class RedisStreamStore : IStreamStore, IHostedService, I
         _controlPrefix = $"{Prefix}:ctl:";
         _readerField = StreamMeta.ReaderFieldPrefix + Node;
         _connection = new Lazy<Task<ConnectionMultiplexer>>(ConnectAsync);
+        _logSettings = new StreamLogSettings
+        {
+            TimeProvider = timeProvider,
+            MaxEvents = StoreOptions.MaxEventsPerStream,
+            ResumeGrace = StoreOptions.ResumeGrace,
+            Retention = StoreOptions.Retention,
+            MaxUncommitted = Options.MaxPendingEvents,
+            Logger = logger,
+        };
     }
 
     public RedisStreamStoreOptions Options { get; }
@@ -112,10 +122,10 @@ internal sealed partial class RedisStreamStore : IStreamStore, IHostedService, I
             var writers = _writers.Values.ToList();
             foreach (var writer in writers)
             {
-                writer.RequestStop();
+                writer.Log.RequestStop();
             }
 
-            await Task.WhenAll(writers.Select(w => w.Drained)).WaitAsync(TimeSpan.FromSeconds(2), TimeProvider, cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(writers.Select(w => w.Log.Drained)).WaitAsync(TimeSpan.FromSeconds(2), TimeProvider, cancellationToken).ConfigureAwait(false);
             await Database.KeyDeleteAsync(_leaseKey).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsRedisFailure(ex) || ex is OperationCanceledException)
@@ -196,20 +206,22 @@ internal sealed partial class RedisStreamStore : IStreamStore, IHostedService, I
             return (StreamCreateStatus.Unavailable, null);
         }
 
-        var writer = new RedisStreamWriter(this, descriptor, keys);
-        _writers[descriptor.Id] = writer;
-        return (StreamCreateStatus.Created, writer);
+        var replication = new RedisStreamReplication(this, descriptor, _logSettings, keys);
+        _writers[descriptor.Id] = replication;
+        return (StreamCreateStatus.Created, replication.Log);
     }
 
     /// <inheritdoc />
     public async ValueTask<(StreamOpenStatus Status, IStreamReader? Reader)> OpenReaderAsync(string streamId, long afterSeq, CancellationToken cancellationToken)
     {
         afterSeq = Math.Max(0, afterSeq);
-        if (_writers.TryGetValue(streamId, out var writer))
+        if (_writers.TryGetValue(streamId, out var writer)
+            && writer.Log.OpenReader(afterSeq, out var status) is { } local)
         {
-            return (StreamOpenStatus.Opened, writer.OpenReader(afterSeq));
+            return (status, local);
         }
 
+        // Not generated here, or retention already released that part here: Redis holds the whole stream.
         await ConnectionAsync().ConfigureAwait(false);
         var reader = await RemoteStreamReader.OpenAsync(this, new StreamKeys(Prefix, streamId), afterSeq).ConfigureAwait(false);
         return reader is null ? (StreamOpenStatus.NotFound, null) : (StreamOpenStatus.Opened, reader);
@@ -220,7 +232,7 @@ internal sealed partial class RedisStreamStore : IStreamStore, IHostedService, I
     {
         if (_writers.TryGetValue(streamId, out var writer))
         {
-            return writer.GetStatus();
+            return writer.Log.GetStatus();
         }
 
         var keys = new StreamKeys(Prefix, streamId);
@@ -246,7 +258,7 @@ internal sealed partial class RedisStreamStore : IStreamStore, IHostedService, I
     {
         if (_writers.TryGetValue(streamId, out var writer))
         {
-            return writer.Descriptor;
+            return writer.Log.Descriptor;
         }
 
         var keys = new StreamKeys(Prefix, streamId);
@@ -259,7 +271,7 @@ internal sealed partial class RedisStreamStore : IStreamStore, IHostedService, I
     {
         if (_writers.TryGetValue(streamId, out var writer))
         {
-            writer.RequestStop();
+            writer.Log.RequestStop();
             return true;
         }
 
@@ -315,7 +327,7 @@ internal sealed partial class RedisStreamStore : IStreamStore, IHostedService, I
 
     internal void OnEnded() => Interlocked.Decrement(ref _running);
 
-    internal void Unregister(RedisStreamWriter writer) => _writers.TryRemove(new KeyValuePair<string, RedisStreamWriter>(writer.StreamId, writer));
+    internal void Unregister(RedisStreamReplication writer) => _writers.TryRemove(new KeyValuePair<string, RedisStreamReplication>(writer.StreamId, writer));
 
     internal static bool IsRedisFailure(Exception ex) => ex is RedisException or TimeoutException or ObjectDisposedException;
 
@@ -402,11 +414,11 @@ internal sealed partial class RedisStreamStore : IStreamStore, IHostedService, I
 
         if (text[0] == 'c')
         {
-            writer.RequestStop();
+            writer.Log.RequestStop();
         }
         else if (text[0] == 'i')
         {
-            writer.OnRemoteIdle();
+            writer.Log.CheckIdle();
         }
     }
 

@@ -20,7 +20,7 @@ internal sealed partial class RemoteStreamReader : IStreamReader
     private readonly StreamKeys _keys;
     private readonly Action<RedisChannel, RedisValue> _onNotify;
     private readonly Queue<StreamEvent> _buffer = new();
-    private readonly List<StreamEventRecord> _records = [];
+    private readonly List<StreamEvent> _decoded = [];
     private string _writerNode = string.Empty;
     private long _next;
     private bool _knownEnded;
@@ -204,23 +204,19 @@ internal sealed partial class RemoteStreamReader : IStreamReader
                 continue;
             }
 
-            _records.Clear();
-            EventBatchCodec.Read((byte[])entry[EventBatchCodec.Field]!, _records);
-            var seq = last - _records.Count + 1;
-            foreach (var record in _records)
+            _decoded.Clear();
+            EventBatchCodec.Read((byte[])entry[EventBatchCodec.Field]!, last, _decoded);
+            foreach (var streamEvent in _decoded)
             {
-                if (seq >= _next)
+                if (streamEvent.Seq >= _next)
                 {
-                    var streamEvent = new StreamEvent(seq, record);
                     _buffer.Enqueue(streamEvent);
-                    _next = seq + 1;
+                    _next = streamEvent.Seq + 1;
                     if (streamEvent.IsTerminal)
                     {
                         return true;
                     }
                 }
-
-                seq++;
             }
         }
 
@@ -248,9 +244,7 @@ internal sealed partial class RemoteStreamReader : IStreamReader
         }
 
         // Never leave a reader hanging: end the stream for this reader with an error event.
-        _buffer.Enqueue(new StreamEvent(_next, new StreamEventRecord(
-            new TerminalPayload(default, default, new StreamError("The stream store became unavailable while reading.", "server_error", "store_unavailable")),
-            0, 0, StreamEventKind.Error, FinishReason.Error)));
+        _buffer.Enqueue(StreamEvent.Failure(_next, new StreamError("The stream store became unavailable while reading.", "server_error", "store_unavailable")));
         return true;
     }
 
@@ -270,9 +264,7 @@ internal sealed partial class RemoteStreamReader : IStreamReader
                 _knownEnded = true;
                 if (!await FetchAsync().ConfigureAwait(false) && wasRunning)
                 {
-                    _buffer.Enqueue(new StreamEvent(_next, new StreamEventRecord(
-                        new TerminalPayload(default, default, new StreamError("The stream is no longer held by the stream store.", "server_error", "stream_lost")),
-                        0, 0, StreamEventKind.Error, FinishReason.Error)));
+                    _buffer.Enqueue(StreamEvent.Failure(_next, new StreamError("The stream is no longer held by the stream store.", "server_error", "stream_lost")));
                 }
 
                 return;

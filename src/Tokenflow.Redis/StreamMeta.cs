@@ -28,6 +28,12 @@ internal sealed record StreamMeta(StreamDescriptor Descriptor, string Node, Stre
             values.Add((long)grace.TotalMilliseconds);
         }
 
+        if (descriptor.Retention is { } retention)
+        {
+            values.Add("ret");
+            values.Add((int)retention);
+        }
+
         if (descriptor.Owner is not null)
         {
             values.Add("owner");
@@ -98,6 +104,7 @@ internal sealed record StreamMeta(StreamDescriptor Descriptor, string Node, Stre
             Created = Long(values, "created"),
             Background = Long(values, "bg") == 1,
             ResumeGrace = values.TryGetValue("grace", out var grace) && grace.TryParse(out long ms) ? TimeSpan.FromMilliseconds(ms) : null,
+            Retention = values.TryGetValue("ret", out var ret) && ret.TryParse(out int r) ? (StreamRetention)r : null,
             Owner = values.TryGetValue("owner", out var owner) ? owner.ToString() : null,
             Metadata = values.TryGetValue("metadata", out var metadata) ? metadata.ToString() : null,
         };

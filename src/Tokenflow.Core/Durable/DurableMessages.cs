@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace Tokenflow.Core.Durable;
 
 /// <summary>Content-type and message rules shared by the Durable Streams stores.</summary>
-internal static class DurableMessages
+public static class DurableMessages
 {
     /// <summary>The media type without parameters, lower-cased (<c>Application/JSON; charset=utf-8</c> → <c>application/json</c>).</summary>
     public static string MediaType(string? contentType)

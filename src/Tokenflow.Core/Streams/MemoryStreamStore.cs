@@ -10,18 +10,16 @@ namespace Tokenflow.Core.Streams;
 /// enough, new streams are refused (<see cref="StreamCreateStatus.Full"/>) and running ones that
 /// keep growing end with an error event — memory never grows past the budget.
 /// </summary>
-public sealed class MemoryStreamStore : IStreamStore, IDisposable
+public sealed class MemoryStreamStore : IStreamStore, IStreamLogHost, IDisposable
 {
-    /// <summary>Bytes charged per event on top of its text: the record and index slot.</summary>
-    internal const int EventOverheadBytes = 48;
-
-    private readonly ConcurrentDictionary<string, MemoryStreamLog> _logs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, StreamLog> _logs = new(StringComparer.Ordinal);
 
     // Finished logs in the order they ended, which is also the order they expire: sweeping and
     // making room take from the front without scanning or sorting every log.
-    private readonly ConcurrentQueue<MemoryStreamLog> _ended = new();
+    private readonly ConcurrentQueue<StreamLog> _ended = new();
     private readonly ITimer _sweeper;
-    private long _bytes;
+    private readonly StreamBudget _budget;
+    private readonly StreamLogSettings _settings;
     private int _running;
 
     /// <summary>Creates the store.</summary>
@@ -29,15 +27,24 @@ public sealed class MemoryStreamStore : IStreamStore, IDisposable
     {
         Options = options.Value;
         TimeProvider = timeProvider;
+        _budget = new StreamBudget(Options.MaxBytes);
+        _settings = new StreamLogSettings
+        {
+            TimeProvider = timeProvider,
+            MaxEvents = Options.MaxEventsPerStream,
+            ResumeGrace = Options.ResumeGrace,
+            Retention = Options.Retention,
+            Budget = _budget,
+        };
         _sweeper = timeProvider.CreateTimer(static s => ((MemoryStreamStore)s!).Sweep(), this, Options.SweepInterval, Options.SweepInterval);
     }
 
-    internal StreamStoreOptions Options { get; }
+    private StreamStoreOptions Options { get; }
 
-    internal TimeProvider TimeProvider { get; }
+    private TimeProvider TimeProvider { get; }
 
     /// <summary>Bytes currently charged to logs (for tests and metrics).</summary>
-    public long BytesInUse => Interlocked.Read(ref _bytes);
+    public long BytesInUse => _budget.BytesInUse;
 
     /// <summary>Streams currently running.</summary>
     public int RunningStreams => Volatile.Read(ref _running);
@@ -54,7 +61,7 @@ public sealed class MemoryStreamStore : IStreamStore, IDisposable
             return new((StreamCreateStatus.Full, null));
         }
 
-        var log = new MemoryStreamLog(this, descriptor);
+        var log = new StreamLog(descriptor, _settings, this);
         if (!_logs.TryAdd(descriptor.Id, log))
         {
             Interlocked.Decrement(ref _running);
@@ -72,8 +79,8 @@ public sealed class MemoryStreamStore : IStreamStore, IDisposable
             return new((StreamOpenStatus.NotFound, null));
         }
 
-        var reader = log.OpenReader(Math.Max(0, afterSeq));
-        return reader is null ? new((StreamOpenStatus.NotFound, null)) : new((StreamOpenStatus.Opened, reader));
+        var reader = log.OpenReader(afterSeq, out var status);
+        return new((status, reader));
     }
 
     /// <inheritdoc />
@@ -99,34 +106,20 @@ public sealed class MemoryStreamStore : IStreamStore, IDisposable
     /// <summary>Stops the sweeper.</summary>
     public void Dispose() => _sweeper.Dispose();
 
-    internal bool TryCharge(long bytes)
-    {
-        var total = Interlocked.Add(ref _bytes, bytes);
-        if (total <= Options.MaxBytes)
-        {
-            return true;
-        }
-
-        Interlocked.Add(ref _bytes, -bytes);
-        return false;
-    }
-
-    internal void ForceCharge(long bytes) => Interlocked.Add(ref _bytes, bytes);
-
-    internal void OnEnded(MemoryStreamLog log)
+    void IStreamLogHost.OnEnded(StreamLog log)
     {
         Interlocked.Decrement(ref _running);
         _ended.Enqueue(log);
     }
 
-    private bool TryGetLive(string streamId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MemoryStreamLog? log)
+    private bool TryGetLive(string streamId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out StreamLog? log)
     {
         if (!_logs.TryGetValue(streamId, out log))
         {
             return false;
         }
 
-        if (log.IsExpired(TimeProvider.GetTimestamp()))
+        if (IsExpired(log, TimeProvider.GetTimestamp()))
         {
             Evict(log);
             log = null;
@@ -143,20 +136,20 @@ public sealed class MemoryStreamStore : IStreamStore, IDisposable
     private bool EnsureRoom()
     {
         var limit = Options.MaxBytes;
-        if (Interlocked.Read(ref _bytes) < limit * 9 / 10)
+        if (_budget.BytesInUse < limit * 9 / 10)
         {
             return true;
         }
 
         lock (_ended)
         {
-            while (Interlocked.Read(ref _bytes) >= limit * 3 / 4 && _ended.TryDequeue(out var log))
+            while (_budget.BytesInUse >= limit * 3 / 4 && _ended.TryDequeue(out var log))
             {
                 Evict(log);
             }
         }
 
-        return Interlocked.Read(ref _bytes) < limit;
+        return _budget.BytesInUse < limit;
     }
 
     private void Sweep()
@@ -164,7 +157,7 @@ public sealed class MemoryStreamStore : IStreamStore, IDisposable
         var now = TimeProvider.GetTimestamp();
         lock (_ended)
         {
-            while (_ended.TryPeek(out var log) && (log.IsExpired(now) || !_logs.ContainsKey(log.Descriptor.Id)))
+            while (_ended.TryPeek(out var log) && (IsExpired(log, now) || !_logs.ContainsKey(log.Descriptor.Id)))
             {
                 _ended.TryDequeue(out _);
                 Evict(log);
@@ -172,11 +165,16 @@ public sealed class MemoryStreamStore : IStreamStore, IDisposable
         }
     }
 
-    private void Evict(MemoryStreamLog log)
+    private bool IsExpired(StreamLog log, long now)
     {
-        if (_logs.TryRemove(new KeyValuePair<string, MemoryStreamLog>(log.Descriptor.Id, log)))
+        var ended = log.EndedAt;
+        return ended != 0 && TimeProvider.GetElapsedTime(ended, now) >= Options.CompletedTtl;
+    }
+
+    private void Evict(StreamLog log)
+    {
+        if (_logs.TryRemove(new KeyValuePair<string, StreamLog>(log.Descriptor.Id, log)))
         {
-            Interlocked.Add(ref _bytes, -log.ChargedBytes);
             log.Release();
         }
     }

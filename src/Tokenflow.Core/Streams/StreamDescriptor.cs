@@ -18,6 +18,9 @@ public sealed class StreamDescriptor
     /// <summary>How long the stream keeps running after its last reader leaves. Null = the store default.</summary>
     public TimeSpan? ResumeGrace { get; init; }
 
+    /// <summary>How long the stream's events are kept. Null = the store default.</summary>
+    public StreamRetention? Retention { get; init; }
+
     /// <summary>Opaque adapter data kept with the stream (e.g. the response format to replay it in).</summary>
     public string? Metadata { get; init; }
 

@@ -25,6 +25,25 @@ public readonly struct StreamEvent
         }
     }
 
+    /// <summary>
+    /// An event as a store decoded it from its own storage (a store that keeps logs elsewhere, e.g.
+    /// Redis). <paramref name="text"/> must stay valid while the reader that returns the event is open.
+    /// </summary>
+    public StreamEvent(long seq, StreamEventKind kind, ReadOnlyMemory<byte> text, FinishReason finishReason, Usage usage, Timings timings, StreamError? error)
+    {
+        Seq = seq;
+        Kind = kind;
+        Text = text;
+        FinishReason = finishReason;
+        Usage = usage;
+        Timings = timings;
+        Error = error;
+    }
+
+    /// <summary>A terminal error event at <paramref name="seq"/>.</summary>
+    public static StreamEvent Failure(long seq, StreamError error, Usage usage = default)
+        => new(seq, StreamEventKind.Error, default, FinishReason.Error, usage, default, error);
+
     /// <summary>The event's position in its stream, 1 for the first event.</summary>
     public long Seq { get; }
 

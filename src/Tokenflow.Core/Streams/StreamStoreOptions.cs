@@ -23,6 +23,9 @@ public sealed class StreamStoreOptions
     /// <summary>How long a stream keeps running after its last reader leaves. Default 3 seconds.</summary>
     public TimeSpan ResumeGrace { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>Retention of streams whose request does not choose one. Default <see cref="StreamRetention.Ttl"/>.</summary>
+    public StreamRetention Retention { get; set; } = StreamRetention.Ttl;
+
     /// <summary>How often expired streams are swept. Default 30 seconds.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -5,7 +5,7 @@ namespace Tokenflow.Core.Tests.Streams;
 
 public sealed class MemoryStreamStoreTests
 {
-    private const int Overhead = MemoryStreamStore.EventOverheadBytes;
+    private const int Overhead = StreamLog.EventOverheadBytes;
     private static readonly TimeSpan Ttl = new StreamStoreOptions().CompletedTtl;
     private static readonly TimeSpan SweepInterval = new StreamStoreOptions().SweepInterval;
     private static readonly TimeSpan Tick = TimeSpan.FromTicks(1);
