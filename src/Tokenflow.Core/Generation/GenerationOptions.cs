@@ -18,6 +18,9 @@ public sealed class GenerationOptions
     /// <summary>Grace period after the last reader leaves; null = the store's default.</summary>
     public TimeSpan? ResumeGrace { get; init; }
 
+    /// <summary>How long the stream's events are kept; null = the store's default.</summary>
+    public Streams.StreamRetention? Retention { get; init; }
+
     /// <summary>Opaque adapter data stored with the stream (<see cref="Streams.StreamDescriptor.Metadata"/>).</summary>
     public string? Metadata { get; init; }
 

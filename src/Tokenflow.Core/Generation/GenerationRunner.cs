@@ -39,6 +39,7 @@ public sealed partial class GenerationRunner
             Created = created,
             Background = options.Background,
             ResumeGrace = options.ResumeGrace,
+            Retention = options.Retention,
             Owner = options.Owner,
             Metadata = options.Metadata,
         };

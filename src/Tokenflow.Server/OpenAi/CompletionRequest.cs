@@ -49,6 +49,9 @@ internal sealed class CompletionRequest
     [JsonPropertyName("background")]
     public bool? Background { get; set; }
 
+    [JsonPropertyName("retention")]
+    public string? Retention { get; set; }
+
     [JsonPropertyName("resume_grace_ms")]
     public int? ResumeGraceMs { get; set; }
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Tokenflow.Core.Backends;
 using Tokenflow.Core.Generation;
+using Tokenflow.Core.Streams;
 using Tokenflow.Server.Hosting;
 
 namespace Tokenflow.Server.OpenAi;
@@ -89,6 +90,18 @@ internal sealed class CompletionRequestValidator
             return OpenAiError.Invalid($"'resume_grace_ms' must be between 0 and {(long)_options.MaxResumeGrace.TotalMilliseconds} (got {grace}).", "resume_grace_ms", "invalid_value");
         }
 
+        StreamRetention? retention = request.Retention switch
+        {
+            null => null,
+            "ttl" => StreamRetention.Ttl,
+            "none" => StreamRetention.None,
+            _ => (StreamRetention)byte.MaxValue,
+        };
+        if (retention == (StreamRetention)byte.MaxValue)
+        {
+            return OpenAiError.Invalid($"'retention' must be \"ttl\" or \"none\" (got \"{request.Retention}\").", "retention", "invalid_value");
+        }
+
         if (request.SimTokensPerSecond is { } tps && (!double.IsFinite(tps) || tps < 0))
         {
             return OpenAiError.Invalid("'sim_tokens_per_second' must be 0 or more.", "sim_tokens_per_second", "invalid_value");
@@ -129,6 +142,7 @@ internal sealed class CompletionRequestValidator
             Stop = stops,
             Background = request.Background ?? false,
             ResumeGrace = request.ResumeGraceMs is { } g ? TimeSpan.FromMilliseconds(g) : null,
+            Retention = retention,
             Owner = owner,
             Metadata = ReplayFormat.Encode(kind, request.StreamOptions?.IncludeUsage ?? false),
         };

@@ -22,6 +22,10 @@ public sealed record OpenAiError(int Status, string Message, string Type, string
     public static OpenAiError StreamNotFound(string id)
         => new(StatusCodes.Status404NotFound, $"No stream '{id}': it never existed or has expired.", "invalid_request_error", "stream_id", "stream_not_found");
 
+    /// <summary>410: a stream with retention "none" no longer holds the events after <paramref name="after"/>.</summary>
+    public static OpenAiError NotRetained(string id, long after)
+        => new(StatusCodes.Status410Gone, $"Stream '{id}' has retention \"none\": the events after {after} were released once every reader had them. Read from a later event.", "invalid_request_error", "after", "not_retained");
+
     /// <summary>413: the body is over the configured limit.</summary>
     public static OpenAiError TooLarge(long limit)
         => new(StatusCodes.Status413PayloadTooLarge, $"The request body is larger than the limit of {limit} bytes.", "invalid_request_error", null, "request_too_large");

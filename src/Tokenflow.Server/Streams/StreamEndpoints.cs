@@ -59,7 +59,7 @@ internal static class StreamEndpoints
         var (status, reader) = descriptor is null ? (StreamOpenStatus.NotFound, null) : await store.OpenReaderAsync(id, after, context.RequestAborted);
         if (status == StreamOpenStatus.Truncated)
         {
-            await new OpenAiError(StatusCodes.Status410Gone, $"Events after {after} of stream '{id}' are no longer held.", "invalid_request_error", "after", "events_expired").WriteResponseAsync(context.Response);
+            await OpenAiError.NotRetained(id, after).WriteResponseAsync(context.Response);
             return;
         }
 

@@ -240,7 +240,13 @@ internal sealed partial class WebSocketSession
             descriptor = null;
         }
 
-        var (_, reader) = descriptor is null ? (StreamOpenStatus.NotFound, null) : await _store.OpenReaderAsync(streamId!, after, cancellationToken);
+        var (opened, reader) = descriptor is null ? (StreamOpenStatus.NotFound, null) : await _store.OpenReaderAsync(streamId!, after, cancellationToken);
+        if (opened == StreamOpenStatus.Truncated)
+        {
+            await SendErrorAsync(tag, streamId, OpenAiError.NotRetained(streamId!, after), cancellationToken);
+            return;
+        }
+
         if (reader is null || descriptor is null)
         {
             await SendErrorAsync(tag, streamId, OpenAiError.StreamNotFound(streamId ?? string.Empty), cancellationToken);
