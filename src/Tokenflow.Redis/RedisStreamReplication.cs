@@ -21,6 +21,7 @@ internal sealed partial class RedisStreamReplication : IStreamLogHost
 
     private readonly RedisStreamStore _store;
     private readonly ArrayBufferWriter<byte> _batch = new(1024);
+    private long _trimmedTo = 1;
 
     public RedisStreamReplication(RedisStreamStore store, StreamDescriptor descriptor, StreamLogSettings settings, StreamKeys keys)
     {
@@ -127,7 +128,31 @@ internal sealed partial class RedisStreamReplication : IStreamLogHost
             {
                 return;
             }
+
+            TrimIfReleased(database);
         }
+    }
+
+    /// <summary>
+    /// Retention "none": once the log here released another block, Redis drops the same entries
+    /// (the script refuses while readers on other processes follow the stream). Fire and forget:
+    /// a trim that does not happen only keeps data until the stream's TTL.
+    /// </summary>
+    private void TrimIfReleased(IDatabase database)
+    {
+        if (Log.Retention != StreamRetention.None)
+        {
+            return;
+        }
+
+        var held = Log.FirstHeld;
+        if (held < _trimmedTo + 256)
+        {
+            return;
+        }
+
+        _trimmedTo = held;
+        _ = database.ScriptEvaluateAsync(StreamScripts.Trim, [Keys.Meta, Keys.Events], [held], CommandFlags.FireAndForget);
     }
 
     private void Lose(StreamError error)

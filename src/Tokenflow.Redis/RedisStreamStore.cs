@@ -223,8 +223,7 @@ internal sealed partial class RedisStreamStore : IStreamStore, IHostedService, I
 
         // Not generated here, or retention already released that part here: Redis holds the whole stream.
         await ConnectionAsync().ConfigureAwait(false);
-        var reader = await RemoteStreamReader.OpenAsync(this, new StreamKeys(Prefix, streamId), afterSeq).ConfigureAwait(false);
-        return reader is null ? (StreamOpenStatus.NotFound, null) : (StreamOpenStatus.Opened, reader);
+        return await RemoteStreamReader.OpenAsync(this, new StreamKeys(Prefix, streamId), afterSeq).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

@@ -41,8 +41,12 @@ internal sealed partial class RemoteStreamReader : IStreamReader
 
     public string StreamId => _keys.Id;
 
-    /// <summary>Subscribes, counts the reader in the stream's meta hash, and returns it; null when the stream is unknown.</summary>
-    public static async Task<RemoteStreamReader?> OpenAsync(RedisStreamStore store, StreamKeys keys, long afterSeq)
+    /// <summary>
+    /// Subscribes, counts the reader in the stream's meta hash, and returns it; null with
+    /// <see cref="StreamOpenStatus.NotFound"/> when the stream is unknown, or with
+    /// <see cref="StreamOpenStatus.Truncated"/> when retention already dropped events after <paramref name="afterSeq"/>.
+    /// </summary>
+    public static async Task<(StreamOpenStatus Status, RemoteStreamReader? Reader)> OpenAsync(RedisStreamStore store, StreamKeys keys, long afterSeq)
     {
         var subscriber = store.Connection.GetSubscriber();
         var reader = new RemoteStreamReader(store, keys, afterSeq);
@@ -56,12 +60,18 @@ internal sealed partial class RemoteStreamReader : IStreamReader
             if (meta is null)
             {
                 await subscriber.UnsubscribeAsync(keys.Notify, reader._onNotify).ConfigureAwait(false);
-                return null;
+                return (StreamOpenStatus.NotFound, null);
             }
 
             reader._writerNode = meta.Node;
             reader._knownEnded = meta.State != StreamState.Running;
-            return reader;
+            if (afterSeq + 1 < meta.FirstHeld)
+            {
+                await reader.DisposeAsync().ConfigureAwait(false);
+                return (StreamOpenStatus.Truncated, null);
+            }
+
+            return (StreamOpenStatus.Opened, reader);
         }
         catch (Exception ex) when (RedisStreamStore.IsRedisFailure(ex))
         {

@@ -7,6 +7,9 @@ namespace Tokenflow.Redis;
 /// <summary>A stream's meta hash, parsed: what it was created with and how it stands.</summary>
 internal sealed record StreamMeta(StreamDescriptor Descriptor, string Node, StreamState State, long LastSeq, Usage Usage)
 {
+    /// <summary>The first seq Redis still holds (above 1 once retention "none" trimmed the stream).</summary>
+    public long FirstHeld { get; init; } = 1;
+
     public const string NodeField = "node";
     public const string StateField = "state";
     public const string ReaderFieldPrefix = "r:";
@@ -116,7 +119,10 @@ internal sealed record StreamMeta(StreamDescriptor Descriptor, string Node, Stre
             _ => StreamState.Failed,
         } : StreamState.Failed;
         var node = values.TryGetValue(NodeField, out var n) ? n.ToString() : string.Empty;
-        return new StreamMeta(descriptor, node, state, Long(values, "last"), new Usage((int)Long(values, "pt"), (int)Long(values, "ct")));
+        return new StreamMeta(descriptor, node, state, Long(values, "last"), new Usage((int)Long(values, "pt"), (int)Long(values, "ct")))
+        {
+            FirstHeld = Math.Max(1, Long(values, "held")),
+        };
     }
 
     private static long Long(Dictionary<string, RedisValue> values, string field)

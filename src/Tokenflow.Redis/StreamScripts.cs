@@ -72,4 +72,20 @@ internal static class StreamScripts
         end
         return n
         """;
+
+    /// <summary>
+    /// Retention "none": drops the entries whose events are all before ARGV[1] and records that
+    /// seq as the first held, unless a reader on some process is counted (its position is not
+    /// known here). KEYS: meta, events. ARGV: first seq still held. Returns 1 when trimmed.
+    /// </summary>
+    public const string Trim = """
+        local fields = redis.call('HGETALL', KEYS[1])
+        if #fields == 0 then return 0 end
+        for i = 1, #fields, 2 do
+          if string.sub(fields[i], 1, 2) == 'r:' and tonumber(fields[i + 1]) > 0 then return 0 end
+        end
+        redis.call('XTRIM', KEYS[2], 'MINID', ARGV[1] .. '-0')
+        redis.call('HSET', KEYS[1], 'held', ARGV[1])
+        return 1
+        """;
 }
