@@ -26,6 +26,7 @@ public sealed class TokenflowOptions : IValidatableObject
     /// <summary>
     /// API keys clients must send as <c>Authorization: Bearer</c>. Empty (the default) turns
     /// authentication off. With keys, a stream is readable and cancellable only with the key that made it.
+    /// Checked by the authentication scheme <see cref="ApiKeys.Scheme"/>.
     /// </summary>
     public string[] ApiKeys { get; set; } = [];
 

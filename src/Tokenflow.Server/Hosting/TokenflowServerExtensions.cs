@@ -17,7 +17,8 @@ namespace Tokenflow.Server.Hosting;
 public static class TokenflowServerExtensions
 {
     /// <summary>
-    /// Adds the stream core, every door (OpenAI, streams, WebSocket, MCP, Durable Streams) and their options, bound from the <c>Tokenflow</c> section and validated at start-up
+    /// Adds the stream core, every door (OpenAI, streams, WebSocket, MCP, Durable Streams), API-key
+    /// authentication and their options, bound from the <c>Tokenflow</c> section and validated at start-up
     /// (stream store limits under <c>Tokenflow:Streams</c>); applies the body size limit to Kestrel. The
     /// store and models <paramref name="configuration"/> names are added too: <c>Tokenflow:Store</c> (a Redis
     /// configuration string; default memory), the embedded model, <c>model</c> / <c>Tokenflow:Model</c> and
@@ -36,6 +37,7 @@ public static class TokenflowServerExtensions
             kestrel.Limits.MaxRequestBodySize = tokenflow.Value.MaxRequestBodyBytes;
             kestrel.AddServerHeader = false;
         });
+        services.AddApiKeyAuthentication();
         services.AddSingleton<CompletionRequestValidator>();
         services.AddTokenflowMcp();
         services.AddDurableStreams(configuration);
@@ -54,12 +56,14 @@ public static class TokenflowServerExtensions
     }
 
     /// <summary>
-    /// Maps every Tokenflow endpoint (<c>/v1/…</c> and <c>/mcp</c>). Returns the group, so hosts can add
+    /// Maps every Tokenflow endpoint (<c>/v1/…</c> and <c>/mcp</c>) under the <see cref="ApiKeys.Policy"/>
+    /// authorization policy (a valid API key when keys are configured). Returns the group, so hosts can add
     /// their own authorization, rate limiting or CORS to all of them.
     /// </summary>
     public static RouteGroupBuilder MapTokenflow(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup(string.Empty);
+        group.RequireAuthorization(ApiKeys.Policy);
         group.MapModels();
         group.MapChatCompletions();
         group.MapCompletions();

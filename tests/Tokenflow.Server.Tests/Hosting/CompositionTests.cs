@@ -45,7 +45,7 @@ public sealed class CompositionTests
     }
 
     [Fact]
-    public async Task Every_endpoint_takes_the_hosts_conventions()
+    public async Task Every_endpoint_is_under_the_Tokenflow_policy_and_takes_the_hosts_conventions()
     {
         var builder = WebApplication.CreateSlimBuilder(["--Tokenflow:EmbeddedModel", "false"]);
         builder.Services.AddTokenflow(builder.Configuration);
@@ -60,8 +60,46 @@ public sealed class CompositionTests
 
         Assert.All(endpoints, e =>
         {
+            Assert.Contains(e.Metadata.GetOrderedMetadata<IAuthorizeData>(), a => a.Policy == ApiKeys.Policy);
             Assert.NotNull(e.Metadata.GetMetadata<HostMarker>());
         });
+    }
+
+    [Fact]
+    public async Task An_mcp_session_is_bound_to_the_key_that_opened_it()
+    {
+        await using var server = await TestServer.StartAsync(["--Tokenflow:ApiKeys:0", "key-one", "--Tokenflow:ApiKeys:1", "key-two", "--Tokenflow:Mcp:SessionMode", "StatefulForInitializeClients"]);
+        using var initialize = Post("key-one", null, """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}""");
+        using var opened = await server.Client.SendAsync(initialize);
+        Assert.Equal(HttpStatusCode.OK, opened.StatusCode);
+        var session = opened.Headers.GetValues("Mcp-Session-Id").Single();
+
+        const string list = """{"jsonrpc":"2.0","id":2,"method":"tools/list"}""";
+        using var other = await server.Client.SendAsync(Post("key-two", session, list));
+        Assert.Equal(HttpStatusCode.Forbidden, other.StatusCode);
+        using var none = await server.Client.SendAsync(Post(null, session, list));
+        Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+        using var owner = await server.Client.SendAsync(Post("key-one", session, list));
+        Assert.Equal(HttpStatusCode.OK, owner.StatusCode);
+    }
+
+    private static HttpRequestMessage Post(string? key, string? session, string json)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/mcp") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        request.Headers.Add("MCP-Protocol-Version", "2025-11-25");
+        if (key is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+
+        if (session is not null)
+        {
+            request.Headers.Add("Mcp-Session-Id", session);
+        }
+
+        return request;
     }
 
     private sealed class HostMarker;
