@@ -35,7 +35,8 @@ public static class TokenflowCoreServiceCollectionExtensions
             services.AddSingleton(sp => new ModelEntry(SimBackend.ModelId, "tokenflow", sp.GetRequiredService<SimBackend>()));
         }
 
-        services.TryAddSingleton(sp => new ModelCatalog(sp.GetServices<ModelEntry>()));
+        // Models in registration order, the built-in sim last, however the builder calls were ordered.
+        services.TryAddSingleton(sp => new ModelCatalog(sp.GetServices<ModelEntry>().OrderBy(e => e.Backend is SimBackend ? 1 : 0)));
         return new TokenflowBuilder(services);
     }
 
