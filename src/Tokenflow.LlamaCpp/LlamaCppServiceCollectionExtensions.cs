@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Tokenflow.Core;
 using Tokenflow.Core.Backends;
 
 namespace Tokenflow.LlamaCpp;
@@ -21,10 +22,11 @@ public static class LlamaCppServiceCollectionExtensions
     /// <paramref name="configure"/>, and are validated at start-up.
     /// </summary>
     /// <exception cref="FormatException"><paramref name="modelPathOrHfRef"/> is a malformed <c>hf:</c> reference.</exception>
-    public static IServiceCollection AddLlamaCppBackend(
-        this IServiceCollection services, string modelId, string modelPathOrHfRef, Action<LlamaCppOptions>? configure = null)
+    public static ITokenflowBuilder AddLlamaCpp(
+        this ITokenflowBuilder builder, string modelId, string modelPathOrHfRef, Action<LlamaCppOptions>? configure = null)
     {
-        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
         ArgumentException.ThrowIfNullOrWhiteSpace(modelId);
         var reference = ModelReference.Parse(modelPathOrHfRef);
 
@@ -48,13 +50,13 @@ public static class LlamaCppServiceCollectionExtensions
             return new ModelEntry(modelId, "tokenflow", backend) { ContextLength = backend.ContextLength };
         });
         services.AddSingleton<IHostedService>(sp => new LlamaCppStartupService(sp.GetRequiredKeyedService<LlamaCppBackend>(modelId)));
-        return services;
+        return builder;
     }
 
     /// <summary>
     /// Adds the <see cref="ModelDownloader"/> (a singleton on the named <see cref="HttpClient"/>
     /// <see cref="ModelDownloader.HttpClientName"/>) with options from <see cref="ModelDownloadOptions.SectionName"/>.
-    /// Called by <see cref="AddLlamaCppBackend"/>; idempotent.
+    /// Called by <see cref="AddLlamaCpp"/>; idempotent.
     /// </summary>
     public static IServiceCollection AddModelDownloader(this IServiceCollection services)
     {
@@ -64,7 +66,10 @@ public static class LlamaCppServiceCollectionExtensions
             return services;
         }
 
-        services.AddOptions<ModelDownloadOptions>().BindConfiguration(ModelDownloadOptions.SectionName);
+        services.AddOptions<ModelDownloadOptions>()
+            .BindConfiguration(ModelDownloadOptions.SectionName)
+            .Validate(o => o.StallTimeout > TimeSpan.Zero, $"{ModelDownloadOptions.SectionName}:{nameof(ModelDownloadOptions.StallTimeout)} must be positive.")
+            .ValidateOnStart();
 
         // No overall timeout: a model download takes minutes; ModelDownloadOptions.StallTimeout bounds silence instead.
         services.AddHttpClient(ModelDownloader.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan);

@@ -67,15 +67,14 @@ public sealed class LlamaCppServiceCollectionExtensionsTests : IDisposable
 
     [Fact]
     public void Malformed_hf_reference_fails_at_registration()
-        => Assert.Throws<FormatException>(() => new ServiceCollection().AddLlamaCppBackend("m", "hf:just-a-name.gguf"));
+        => Assert.Throws<FormatException>(() => new ServiceCollection().AddTokenflowCore().AddLlamaCpp("m", "hf:just-a-name.gguf"));
 
     private static IHost BuildHost(string modelId, string model, Action<LlamaCppOptions>? configure = null, params (string Key, string Value)[] settings)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(
             settings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value)).Append(KeyValuePair.Create("Tokenflow:LlamaCpp:Threads", (string?)"1")));
-        builder.Services.AddTokenflowCore();
-        builder.Services.AddLlamaCppBackend(modelId, model, configure);
+        builder.Services.AddTokenflowCore().AddLlamaCpp(modelId, model, configure);
         return builder.Build();
     }
 }

@@ -1,5 +1,7 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Tokenflow.Core.Generation;
 using Tokenflow.Core.Streams;
 
 namespace Tokenflow.Redis.Tests;
@@ -25,7 +27,8 @@ internal sealed class TestNode : IAsyncDisposable
     {
         var services = new ServiceCollection();
         services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
-        services.AddRedisStreamStore(configuration);
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddTokenflowCore().AddRedisStore(configuration);
         services.Configure<StreamStoreOptions>(o =>
         {
             o.ResumeGrace = TimeSpan.FromMilliseconds(300);

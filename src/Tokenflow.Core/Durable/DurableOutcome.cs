@@ -4,29 +4,29 @@ namespace Tokenflow.Core.Durable;
 public enum DurableOutcome
 {
     /// <summary>Done (read, metadata, delete, close).</summary>
-    Ok,
+    Ok = 0,
     /// <summary>A new stream was created.</summary>
-    Created,
+    Created = 1,
     /// <summary>The stream already existed with the same configuration (idempotent create).</summary>
-    Exists,
+    Exists = 2,
     /// <summary>An append by an idempotent producer was accepted.</summary>
-    Accepted,
+    Accepted = 3,
     /// <summary>A producer retry that was already applied; nothing changed.</summary>
-    Duplicate,
+    Duplicate = 4,
     /// <summary>No such stream (or not the caller's).</summary>
-    NotFound,
+    NotFound = 5,
     /// <summary>The stream was deleted but is kept for its forks.</summary>
-    Gone,
+    Gone = 6,
     /// <summary>Configuration, content type or sequence conflict.</summary>
-    Conflict,
+    Conflict = 7,
     /// <summary>The stream is closed; no more appends.</summary>
-    Closed,
+    Closed = 8,
     /// <summary>Malformed request (bad JSON, empty body, bad offset, bad producer headers).</summary>
-    Invalid,
+    Invalid = 9,
     /// <summary>A stale producer epoch (zombie fencing).</summary>
-    StaleEpoch,
+    StaleEpoch = 10,
     /// <summary>A gap in the producer's sequence numbers.</summary>
-    SequenceGap,
+    SequenceGap = 11,
     /// <summary>The store's memory or stream budget is spent.</summary>
-    Full,
+    Full = 12,
 }

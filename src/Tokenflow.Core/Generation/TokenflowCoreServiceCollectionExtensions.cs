@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Tokenflow.Core.Backends;
 using Tokenflow.Core.Sim;
 using Tokenflow.Core.Streams;
@@ -9,20 +10,41 @@ namespace Tokenflow.Core.Generation;
 /// <summary>Registers the stream core in a service collection.</summary>
 public static class TokenflowCoreServiceCollectionExtensions
 {
+    /// <summary>The configuration section hosts bind <see cref="StreamStoreOptions"/> from.</summary>
+    public const string StreamsSection = "Tokenflow:Streams";
+
     /// <summary>
-    /// Adds the memory stream store (unless another <see cref="IStreamStore"/> is registered), the
-    /// generation runner, the model catalog and the <c>sim</c> model.
+    /// Adds the memory stream store, the generation runner, the model catalog and the <c>sim</c> model,
+    /// and validates <see cref="StreamStoreOptions"/> at start-up. Another store (e.g. <c>.AddRedisStore(…)</c>
+    /// on the returned builder) replaces the memory store whether it is added before or after this call.
+    /// Calling this again returns a builder over the same registrations.
     /// </summary>
-    public static IServiceCollection AddTokenflowCore(this IServiceCollection services)
+    public static ITokenflowBuilder AddTokenflowCore(this IServiceCollection services)
     {
+        ArgumentNullException.ThrowIfNull(services);
         services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<StreamStoreOptions>().ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StreamStoreOptions>, StreamStoreOptionsValidation>());
         services.TryAddSingleton<MemoryStreamStore>();
         services.TryAddSingleton<IStreamStore>(sp => sp.GetRequiredService<MemoryStreamStore>());
         services.TryAddSingleton<GenerationRunner>();
         services.TryAddSingleton<SimBackend>();
-        services.AddSingleton(sp => new ModelEntry(SimBackend.ModelId, "tokenflow", sp.GetRequiredService<SimBackend>()));
-        services.TryAddSingleton(sp => new ModelCatalog(sp.GetServices<ModelEntry>()));
-        return services;
+        if (!services.Any(d => d.ServiceType == typeof(SimModelMarker)))
+        {
+            services.AddSingleton<SimModelMarker>();
+            services.AddSingleton(sp => new ModelEntry(SimBackend.ModelId, "tokenflow", sp.GetRequiredService<SimBackend>()));
+        }
+
+        // Models in registration order, the built-in sim last, however the builder calls were ordered.
+        services.TryAddSingleton(sp => new ModelCatalog(sp.GetServices<ModelEntry>().OrderBy(e => e.Backend is SimBackend ? 1 : 0)));
+        return new TokenflowBuilder(services);
     }
+
+    private sealed class TokenflowBuilder(IServiceCollection services) : ITokenflowBuilder
+    {
+        public IServiceCollection Services { get; } = services;
+    }
+
+    /// <summary>Present once the <c>sim</c> model entry is registered, so a second call does not list it twice.</summary>
+    private sealed class SimModelMarker;
 }

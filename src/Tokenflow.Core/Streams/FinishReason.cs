@@ -4,19 +4,19 @@ namespace Tokenflow.Core.Streams;
 public enum FinishReason : byte
 {
     /// <summary>Not finished.</summary>
-    None,
+    None = 0,
 
     /// <summary>The model ended its text or a stop sequence matched.</summary>
-    Stop,
+    Stop = 1,
 
     /// <summary><c>max_tokens</c> reached.</summary>
-    Length,
+    Length = 2,
 
     /// <summary>Cancelled explicitly or abandoned by every reader.</summary>
-    Cancelled,
+    Cancelled = 3,
 
     /// <summary>Failed; see the error event.</summary>
-    Error,
+    Error = 4,
 }
 
 /// <summary>Wire names of <see cref="FinishReason"/>.</summary>

@@ -4,14 +4,14 @@ namespace Tokenflow.Core.Streams;
 public enum StreamEventKind : byte
 {
     /// <summary>New output text.</summary>
-    Delta,
+    Delta = 0,
 
     /// <summary>Token counts and timings; carries the finish reason. Precedes <see cref="Done"/>.</summary>
-    Usage,
+    Usage = 1,
 
     /// <summary>Terminal failure: the stream ends here.</summary>
-    Error,
+    Error = 2,
 
     /// <summary>Terminal success (also for cancelled and length-limited streams).</summary>
-    Done,
+    Done = 3,
 }

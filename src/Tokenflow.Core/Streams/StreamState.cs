@@ -4,14 +4,14 @@ namespace Tokenflow.Core.Streams;
 public enum StreamState : byte
 {
     /// <summary>Its writer is still producing.</summary>
-    Running,
+    Running = 0,
 
     /// <summary>Ended normally (stop or length).</summary>
-    Completed,
+    Completed = 1,
 
     /// <summary>Ended by a cancel or because every reader left.</summary>
-    Cancelled,
+    Cancelled = 2,
 
     /// <summary>Ended with an error event.</summary>
-    Failed,
+    Failed = 3,
 }

@@ -1,3 +1,4 @@
+using Tokenflow.Core;
 using Tokenflow.LlamaCpp;
 
 namespace Tokenflow.Server.Hosting;
@@ -17,32 +18,33 @@ internal static class ModelRegistration
 
     public static string EmbeddedModelPath => Path.Combine(AppContext.BaseDirectory, "model", EmbeddedFileName);
 
-    public static IServiceCollection AddTokenflowModels(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Adds the models <paramref name="configuration"/> names (and the embedded one unless it is turned off).</summary>
+    public static ITokenflowBuilder AddConfiguredModels(this ITokenflowBuilder builder, IConfiguration configuration)
     {
         // Tokenflow:EmbeddedModel=false skips loading it (tests that only need `sim` start faster).
         if (!string.Equals(configuration[$"{TokenflowOptions.Section}:EmbeddedModel"], "false", StringComparison.OrdinalIgnoreCase))
         {
             if (File.Exists(EmbeddedModelPath))
             {
-                services.AddLlamaCppBackend(EmbeddedModelId, EmbeddedModelPath);
+                builder.AddLlamaCpp(EmbeddedModelId, EmbeddedModelPath);
             }
         }
 
         var model = configuration["model"] ?? configuration[$"{TokenflowOptions.Section}:Model"];
         if (!string.IsNullOrWhiteSpace(model))
         {
-            services.AddLlamaCppBackend(configuration[$"{TokenflowOptions.Section}:ModelId"] ?? IdFor(model), model);
+            builder.AddLlamaCpp(configuration[$"{TokenflowOptions.Section}:ModelId"] ?? IdFor(model), model);
         }
 
         foreach (var entry in configuration.GetSection($"{TokenflowOptions.Section}:Models").GetChildren())
         {
             if (!string.IsNullOrWhiteSpace(entry.Value))
             {
-                services.AddLlamaCppBackend(entry.Key, entry.Value);
+                builder.AddLlamaCpp(entry.Key, entry.Value);
             }
         }
 
-        return services;
+        return builder;
     }
 
     /// <summary>A model id from a reference: the file name without <c>.gguf</c>.</summary>

@@ -28,7 +28,9 @@ public static class TokenflowApp
 
         var app = builder.Build();
         app.UseOpenAiErrors();
-        app.UseApiKeys();
+        // After the error pages, so a 401 from a challenge keeps its OpenAI error body.
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.MapTokenflow();
         return app;

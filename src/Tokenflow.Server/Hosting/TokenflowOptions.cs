@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace Tokenflow.Server.Hosting;
 
 /// <summary>Server settings, bound from the <c>Tokenflow</c> configuration section.</summary>
-public sealed class TokenflowOptions
+public sealed class TokenflowOptions : IValidatableObject
 {
     /// <summary>The configuration section name.</summary>
     public const string Section = "Tokenflow";
@@ -20,15 +20,30 @@ public sealed class TokenflowOptions
     [Range(1, int.MaxValue)]
     public int DefaultMaxTokens { get; set; } = 256;
 
-    /// <summary>A comment line is sent after this much silence on an event stream. Default 15 seconds.</summary>
+    /// <summary>A comment line is sent after this much silence on an event stream; must be positive. Default 15 seconds.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>
     /// API keys clients must send as <c>Authorization: Bearer</c>. Empty (the default) turns
     /// authentication off. With keys, a stream is readable and cancellable only with the key that made it.
+    /// Checked by the authentication scheme <see cref="ApiKeys.Scheme"/>.
     /// </summary>
     public string[] ApiKeys { get; set; } = [];
 
-    /// <summary>Largest accepted <c>resume_grace_ms</c>. Default 10 minutes.</summary>
+    /// <summary>Largest accepted <c>resume_grace_ms</c>; must not be negative. Default 10 minutes.</summary>
     public TimeSpan MaxResumeGrace { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (HeartbeatInterval <= TimeSpan.Zero)
+        {
+            yield return new ValidationResult($"{Section}:{nameof(HeartbeatInterval)} must be positive; it is {HeartbeatInterval}.", [nameof(HeartbeatInterval)]);
+        }
+
+        if (MaxResumeGrace < TimeSpan.Zero)
+        {
+            yield return new ValidationResult($"{Section}:{nameof(MaxResumeGrace)} must not be negative; it is {MaxResumeGrace}.", [nameof(MaxResumeGrace)]);
+        }
+    }
 }

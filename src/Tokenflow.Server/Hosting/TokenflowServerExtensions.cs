@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
+using Tokenflow.Core;
+using Tokenflow.Core.Durable;
 using Tokenflow.Core.Generation;
 using Tokenflow.Core.Streams;
 using Tokenflow.Redis;
@@ -15,37 +17,53 @@ namespace Tokenflow.Server.Hosting;
 public static class TokenflowServerExtensions
 {
     /// <summary>
-    /// Adds the stream core, the OpenAI adapters and their options (<c>Tokenflow</c> section;
-    /// stream store limits under <c>Tokenflow:Streams</c>), and applies the body size limit to Kestrel.
+    /// Adds the stream core, every door (OpenAI, streams, WebSocket, MCP, Durable Streams), API-key
+    /// authentication and their options, bound from the <c>Tokenflow</c> section and validated at start-up
+    /// (stream store limits under <c>Tokenflow:Streams</c>); applies the body size limit to Kestrel. The
+    /// store and models <paramref name="configuration"/> names are added too: <c>Tokenflow:Store</c> (a Redis
+    /// configuration string; default memory), the embedded model, <c>model</c> / <c>Tokenflow:Model</c> and
+    /// <c>Tokenflow:Models:&lt;id&gt;</c>. Returns the builder for more (<c>.AddRedisStore(…)</c>,
+    /// <c>.AddLlamaCpp(…)</c>), in any order.
     /// </summary>
-    public static IServiceCollection AddTokenflow(this IServiceCollection services, IConfiguration configuration)
+    public static ITokenflowBuilder AddTokenflow(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<TokenflowOptions>().Bind(configuration.GetSection(TokenflowOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<StreamStoreOptions>().Bind(configuration.GetSection($"{TokenflowOptions.Section}:Streams"));
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var builder = services.AddTokenflowCore();
+        services.AddOptions<TokenflowOptions>().BindConfiguration(TokenflowOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<StreamStoreOptions>().BindConfiguration(TokenflowCoreServiceCollectionExtensions.StreamsSection);
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<TokenflowOptions>>((kestrel, tokenflow) =>
         {
             kestrel.Limits.MaxRequestBodySize = tokenflow.Value.MaxRequestBodyBytes;
             kestrel.AddServerHeader = false;
         });
+        services.AddApiKeyAuthentication();
+        services.AddSingleton<CompletionRequestValidator>();
+        services.AddTokenflowMcp();
+        services.AddDurableStreams(configuration);
+        services.AddOptions<DurableStreamOptions>()
+            .Validate(o => o.LongPollTimeout > TimeSpan.Zero, $"{DurableStreamOptions.Section}:{nameof(DurableStreamOptions.LongPollTimeout)} must be positive.")
+            .Validate(o => o.SseConnectionLifetime > TimeSpan.Zero, $"{DurableStreamOptions.Section}:{nameof(DurableStreamOptions.SseConnectionLifetime)} must be positive.");
+
         // Tokenflow:Store = "memory" (default) or a Redis configuration string (env Tokenflow__Store).
         var store = configuration[$"{TokenflowOptions.Section}:Store"];
         if (!string.IsNullOrWhiteSpace(store) && !string.Equals(store, "memory", StringComparison.OrdinalIgnoreCase))
         {
-            services.AddRedisStreamStore(store);
+            builder.AddRedisStore(store);
         }
 
-        services.AddTokenflowModels(configuration);
-        services.AddTokenflowCore();
-        services.AddSingleton<CompletionRequestValidator>();
-        services.AddTokenflowMcp();
-        services.AddDurableStreams(configuration);
-        return services;
+        return builder.AddConfiguredModels(configuration);
     }
 
-    /// <summary>Maps the OpenAI-compatible endpoints. Returns the group so hosts can add auth or rate limits.</summary>
+    /// <summary>
+    /// Maps every Tokenflow endpoint (<c>/v1/…</c> and <c>/mcp</c>) under the <see cref="ApiKeys.Policy"/>
+    /// authorization policy (a valid API key when keys are configured). Returns the group, so hosts can add
+    /// their own authorization, rate limiting or CORS to all of them.
+    /// </summary>
     public static RouteGroupBuilder MapTokenflow(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup(string.Empty);
+        group.RequireAuthorization(ApiKeys.Policy);
         group.MapModels();
         group.MapChatCompletions();
         group.MapCompletions();

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using Tokenflow.Core.Streams;
+using Tokenflow.Server.Streams;
 
 namespace Tokenflow.Server.Mcp;
 
@@ -41,7 +42,7 @@ internal sealed class CancelStreamTool : StreamTool
                       "type": "object",
                       "properties": {
                         "stream_id": { "type": "string" },
-                        "status": { "type": "string", "enum": ["running", "completed", "cancelled", "failed"] },
+                        "status": { "type": "string", "enum": {{StreamStateNames.SchemaEnum}} },
                         "last_seq": { "type": "integer" },
                         "usage": {{ToolUsage.Schema}}
                       },
@@ -80,7 +81,7 @@ internal sealed class CancelStreamTool : StreamTool
             return Failure(StreamAccess.NotFound(id!));
         }
 
-        return Success(new Output(id!, StreamTail.WireName(status.State), status.LastSeq, ToolUsage.From(status.Usage)), McpJsonContext.Default.CancelStreamOutput);
+        return Success(new Output(id!, StreamStateNames.ToWire(status.State), status.LastSeq, ToolUsage.From(status.Usage)), McpJsonContext.Default.CancelStreamOutput);
     }
 
     private async Task WaitForEndAsync(IStreamStore store, string id, long afterSeq, CancellationToken cancellationToken)

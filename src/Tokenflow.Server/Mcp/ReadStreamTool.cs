@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using Tokenflow.Core.Streams;
+using Tokenflow.Server.Streams;
 
 namespace Tokenflow.Server.Mcp;
 
@@ -42,13 +43,13 @@ internal sealed class ReadStreamTool : StreamTool
                       "additionalProperties": false
                     }
                     """),
-                OutputSchema = Schema("""
+                OutputSchema = Schema($$"""
                     {
                       "type": "object",
                       "properties": {
                         "text": { "type": "string", "description": "The text generated after 'after' (possibly empty)." },
                         "last_seq": { "type": "integer", "description": "The last event number read: pass it as 'after' next time." },
-                        "status": { "type": "string", "enum": ["running", "completed", "cancelled", "failed"], "description": "running: more may follow; otherwise the stream has ended and the text is complete." }
+                        "status": { "type": "string", "enum": {{StreamStateNames.SchemaEnum}}, "description": "running: more may follow; otherwise the stream has ended and the text is complete." }
                       },
                       "required": ["text", "last_seq", "status"]
                     }
@@ -115,7 +116,7 @@ internal sealed class ReadStreamTool : StreamTool
             }
         }
 
-        return Success(new Output(tail.Text, tail.LastSeq, StreamTail.WireName(state)), McpJsonContext.Default.ReadStreamOutput);
+        return Success(new Output(tail.Text, tail.LastSeq, StreamStateNames.ToWire(state)), McpJsonContext.Default.ReadStreamOutput);
     }
 
     private async Task WaitAsync(IStreamReader reader, StreamTail tail, TimeSpan wait, CancellationToken cancellationToken)

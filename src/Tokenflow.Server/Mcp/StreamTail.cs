@@ -1,5 +1,6 @@
 using System.Text;
 using Tokenflow.Core.Streams;
+using Tokenflow.Server.Streams;
 
 namespace Tokenflow.Server.Mcp;
 
@@ -48,23 +49,12 @@ internal sealed class StreamTail
                     _textBytes += item.Text.Length;
                     break;
                 case StreamEventKind.Done:
-                    EndState = item.FinishReason == FinishReason.Cancelled ? StreamState.Cancelled : StreamState.Completed;
-                    break;
                 case StreamEventKind.Error:
-                    EndState = StreamState.Failed;
+                    EndState = StreamStateNames.EndStateOf(item.Kind, item.FinishReason);
                     break;
             }
         }
 
         return any;
     }
-
-    /// <summary>The wire name of a state, as <c>GET /v1/streams/{id}</c> reports it.</summary>
-    public static string WireName(StreamState state) => state switch
-    {
-        StreamState.Running => "running",
-        StreamState.Completed => "completed",
-        StreamState.Cancelled => "cancelled",
-        _ => "failed",
-    };
 }

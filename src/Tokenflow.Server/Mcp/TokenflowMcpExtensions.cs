@@ -24,17 +24,14 @@ internal static class TokenflowMcpExtensions
     public static IServiceCollection AddTokenflowMcp(this IServiceCollection services)
     {
         services.AddTokenflowMcpServer().WithHttpTransport();
-        services.AddOptions<TokenflowMcpOptions>().BindConfiguration(TokenflowMcpOptions.Section);
+        services.AddOptions<TokenflowMcpOptions>().BindConfiguration(TokenflowMcpOptions.Section).ValidateOnStart();
         services.AddOptions<HttpServerTransportOptions>().Configure<IOptions<TokenflowMcpOptions>>((http, mcp) => http.SessionMode = mcp.Value.SessionMode);
         return services;
     }
 
-    /// <summary>Maps <c>/mcp</c>.</summary>
-    public static IEndpointRouteBuilder MapTokenflowMcp(this IEndpointRouteBuilder endpoints)
-    {
-        endpoints.MapMcp(Path);
-        return endpoints;
-    }
+    /// <summary>Maps <c>/mcp</c>. Returns the endpoint builder so hosts can add auth or rate limits.</summary>
+    public static IEndpointConventionBuilder MapTokenflowMcp(this IEndpointRouteBuilder endpoints)
+        => endpoints.MapMcp(Path);
 
     /// <summary>The MCP server without a transport: shared by <c>/mcp</c> and stdio.</summary>
     internal static IMcpServerBuilder AddTokenflowMcpServer(this IServiceCollection services)

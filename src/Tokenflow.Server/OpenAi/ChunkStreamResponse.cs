@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.Features;
 using Tokenflow.Core.Streams;
+using Tokenflow.Server.Hosting;
 
 namespace Tokenflow.Server.OpenAi;
 
@@ -24,11 +24,8 @@ internal static class ChunkStreamResponse
         var response = context.Response;
         var cancellationToken = context.RequestAborted;
         response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        response.Headers["X-Accel-Buffering"] = "no";
+        EventStreamResponse.Prepare(context);
         response.Headers["X-Stream-Id"] = reader.StreamId;
-        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
 
         var output = response.BodyWriter;
         var lastWrite = time.GetTimestamp();

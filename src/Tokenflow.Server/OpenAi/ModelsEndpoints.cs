@@ -7,9 +7,11 @@ namespace Tokenflow.Server.OpenAi;
 /// <summary><c>GET /v1/models</c> and <c>GET /v1/models/{id}</c> in OpenAI's list format.</summary>
 internal static class ModelsEndpoints
 {
-    public static RouteHandlerBuilder MapModels(this IEndpointRouteBuilder endpoints)
+    /// <summary>Maps both endpoints. Returns their group so hosts can add auth or rate limits to both.</summary>
+    public static RouteGroupBuilder MapModels(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/v1/models/{**id}", async (HttpContext context, string id, ModelCatalog catalog) =>
+        var group = endpoints.MapGroup("/v1/models");
+        group.MapGet("/{**id}", async (HttpContext context, string id, ModelCatalog catalog) =>
         {
             if (!catalog.TryGet(id, out var model))
             {
@@ -20,7 +22,7 @@ internal static class ModelsEndpoints
             await WriteJsonAsync(context, w => WriteModel(w, model));
         });
 
-        return endpoints.MapGet("/v1/models", (HttpContext context, ModelCatalog catalog) => WriteJsonAsync(context, w =>
+        group.MapGet(string.Empty, (HttpContext context, ModelCatalog catalog) => WriteJsonAsync(context, w =>
         {
             w.WriteStartObject();
             w.WriteString("object"u8, "list"u8);
@@ -33,6 +35,7 @@ internal static class ModelsEndpoints
             w.WriteEndArray();
             w.WriteEndObject();
         }));
+        return group;
     }
 
     private static void WriteModel(Utf8JsonWriter w, ModelEntry model)

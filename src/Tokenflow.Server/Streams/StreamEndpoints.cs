@@ -132,20 +132,10 @@ internal static class StreamEndpoints
             w.WriteString("id"u8, status.Id);
             w.WriteString("object"u8, "stream"u8);
             w.WriteString("model"u8, status.Model);
-            w.WriteString("status"u8, status.State switch
-            {
-                StreamState.Running => "running"u8,
-                StreamState.Completed => "completed"u8,
-                StreamState.Cancelled => "cancelled"u8,
-                _ => "failed"u8,
-            });
+            w.WriteString("status"u8, StreamStateNames.ToJson(status.State));
             w.WriteNumber("created"u8, status.Created);
             w.WriteNumber("last_seq"u8, status.LastSeq);
-            w.WriteStartObject("usage"u8);
-            w.WriteNumber("prompt_tokens"u8, status.Usage.PromptTokens);
-            w.WriteNumber("completion_tokens"u8, status.Usage.CompletionTokens);
-            w.WriteNumber("total_tokens"u8, status.Usage.TotalTokens);
-            w.WriteEndObject();
+            UsageJson.WriteUsage(w, status.Usage);
             w.WriteEndObject();
         }
 

@@ -8,6 +8,7 @@ using Tokenflow.Core.Generation;
 using Tokenflow.Core.Streams;
 using Tokenflow.Server.Hosting;
 using Tokenflow.Server.OpenAi;
+using Tokenflow.Server.Streams;
 
 namespace Tokenflow.Server.WebSockets;
 
@@ -313,8 +314,7 @@ internal sealed partial class WebSocketSession
 
                 if (streamEvent.IsTerminal)
                 {
-                    var status = streamEvent.Kind == StreamEventKind.Error ? "failed"u8.ToArray()
-                        : streamEvent.FinishReason == FinishReason.Cancelled ? "cancelled"u8.ToArray() : "completed"u8.ToArray();
+                    var status = StreamStateNames.ToJson(StreamStateNames.EndStateOf(streamEvent.Kind, streamEvent.FinishReason));
                     await SendControlAsync(w =>
                     {
                         w.WriteString("type"u8, "done"u8);
