@@ -27,6 +27,7 @@ public static class TokenflowCoreServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StreamStoreOptions>, StreamStoreOptionsValidation>());
         services.TryAddSingleton<MemoryStreamStore>();
         services.TryAddSingleton<IStreamStore>(sp => sp.GetRequiredService<MemoryStreamStore>());
+        services.TryAddSingleton<StreamAccess>();
         services.TryAddSingleton<GenerationRunner>();
         services.TryAddSingleton<SimBackend>();
         if (!services.Any(d => d.ServiceType == typeof(SimModelMarker)))

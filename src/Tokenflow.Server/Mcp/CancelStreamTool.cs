@@ -17,9 +17,8 @@ internal sealed class CancelStreamTool : StreamTool
     private static readonly TimeSpan EndTimeout = TimeSpan.FromSeconds(5);
 
     private readonly StreamAccess _streams;
-    private readonly TimeProvider _time;
 
-    public CancelStreamTool(StreamAccess streams, TimeProvider time)
+    public CancelStreamTool(StreamAccess streams)
         : base(
             new Tool
             {
@@ -54,7 +53,6 @@ internal sealed class CancelStreamTool : StreamTool
             ["stream_id"])
     {
         _streams = streams;
-        _time = time;
     }
 
     protected override async ValueTask<CallToolResult> InvokeAsync(RequestContext<CallToolRequestParams> request, ToolArguments args, CancellationToken cancellationToken)
@@ -65,51 +63,12 @@ internal sealed class CancelStreamTool : StreamTool
             return Failure(error);
         }
 
-        var store = _streams.Store;
-        if (await _streams.FindAsync(id!, cancellationToken) is null || !await store.CancelAsync(id!, cancellationToken))
-        {
-            return Failure(StreamAccess.NotFound(id!));
-        }
-
-        if (await store.GetStatusAsync(id!, cancellationToken) is { State: StreamState.Running } running)
-        {
-            await WaitForEndAsync(store, id!, running.LastSeq, cancellationToken);
-        }
-
-        if (await store.GetStatusAsync(id!, cancellationToken) is not { } status)
+        if (await _streams.Streams.CancelAsync(id, _streams.Owner, EndTimeout, cancellationToken) is not { } status)
         {
             return Failure(StreamAccess.NotFound(id!));
         }
 
         return Success(new Output(id!, StreamStateNames.ToWire(status.State), status.LastSeq, ToolUsage.From(status.Usage)), McpJsonContext.Default.CancelStreamOutput);
-    }
-
-    private async Task WaitForEndAsync(IStreamStore store, string id, long afterSeq, CancellationToken cancellationToken)
-    {
-        var (_, reader) = await store.OpenReaderAsync(id, afterSeq, cancellationToken);
-        if (reader is null)
-        {
-            return;
-        }
-
-        await using (reader)
-        {
-            using var timeout = new CancellationTokenSource(EndTimeout, _time);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-            try
-            {
-                while (await reader.WaitToReadAsync(linked.Token))
-                {
-                    while (reader.TryRead(out _))
-                    {
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // A backend slow to stop: report the state as it is now.
-            }
-        }
     }
 
     /// <summary>The structured result.</summary>

@@ -12,13 +12,16 @@ internal sealed class StreamAccess
 {
     private readonly IHttpContextAccessor _http;
 
-    public StreamAccess(IStreamStore store, IHttpContextAccessor http)
+    public StreamAccess(Core.Streams.StreamAccess streams, IHttpContextAccessor http)
     {
-        Store = store;
+        Streams = streams;
         _http = http;
     }
 
-    public IStreamStore Store { get; }
+    /// <summary>Core's access rules, for the calls that take the caller's owner (<see cref="Owner"/>).</summary>
+    public Core.Streams.StreamAccess Streams { get; }
+
+    public IStreamStore Store => Streams.Store;
 
     /// <summary>The caller's owner id, or null when API keys are off or the call came over stdio.</summary>
     // Stateless Streamable HTTP runs each call in its POST request's execution context, so the accessor sees that request.
@@ -32,12 +35,7 @@ internal sealed class StreamAccess
     public CancellationToken RequestAborted => _http.HttpContext?.RequestAborted ?? CancellationToken.None;
 
     /// <summary>The stream's descriptor when it exists and the caller may see it; otherwise null.</summary>
-    public async ValueTask<StreamDescriptor?> FindAsync(string id, CancellationToken cancellationToken)
-        => StreamIds.IsWellFormed(id)
-            && await Store.GetDescriptorAsync(id, cancellationToken).ConfigureAwait(false) is { } descriptor
-            && string.Equals(descriptor.Owner, Owner, StringComparison.Ordinal)
-                ? descriptor
-                : null;
+    public ValueTask<StreamDescriptor?> FindAsync(string id, CancellationToken cancellationToken) => Streams.FindAsync(id, Owner, cancellationToken);
 
     /// <summary>The message for an id that <see cref="FindAsync"/> does not find.</summary>
     public static string NotFound(string id)

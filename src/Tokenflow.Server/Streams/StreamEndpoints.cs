@@ -24,15 +24,13 @@ internal static class StreamEndpoints
         return group;
     }
 
-    /// <summary>The stream's descriptor when it exists and the caller may see it; otherwise null (answered as 404, so ids of other keys' streams are not confirmed).</summary>
-    private static async Task<StreamDescriptor?> FindAsync(HttpContext context, string id, IStreamStore store)
-        => StreamIds.IsWellFormed(id) && await store.GetDescriptorAsync(id, context.RequestAborted) is { } descriptor && ApiKeys.MayAccess(context, descriptor.Owner)
-            ? descriptor
-            : null;
+    /// <summary>How long cancel waits for the generation's terminal event before answering with the state as it is.</summary>
+    private static readonly TimeSpan CancelWait = TimeSpan.FromSeconds(5);
 
-    private static async Task GetStatusAsync(HttpContext context, string id, IStreamStore store)
+    // Another key's stream is answered as 404 too, so its id is not confirmed (StreamAccess decides).
+    private static async Task GetStatusAsync(HttpContext context, string id, StreamAccess streams)
     {
-        var status = await FindAsync(context, id, store) is not null ? await store.GetStatusAsync(id, context.RequestAborted) : null;
+        var status = await streams.GetStatusAsync(id, ApiKeys.OwnerOf(context), context.RequestAborted);
         if (status is null)
         {
             await OpenAiError.StreamNotFound(id).WriteResponseAsync(context.Response);
@@ -42,7 +40,7 @@ internal static class StreamEndpoints
         await WriteStatusAsync(context, status);
     }
 
-    private static async Task GetEventsAsync(HttpContext context, string id, IStreamStore store, IOptions<TokenflowOptions> options, TimeProvider time)
+    private static async Task GetEventsAsync(HttpContext context, string id, StreamAccess streams, IOptions<TokenflowOptions> options, TimeProvider time)
     {
         var after = 0L;
         var lastEventId = context.Request.Headers["Last-Event-ID"].ToString();
@@ -55,8 +53,7 @@ internal static class StreamEndpoints
             return;
         }
 
-        var descriptor = await FindAsync(context, id, store);
-        var (status, reader) = descriptor is null ? (StreamOpenStatus.NotFound, null) : await store.OpenReaderAsync(id, after, context.RequestAborted);
+        var (status, reader, descriptor) = await streams.OpenAsync(id, after, ApiKeys.OwnerOf(context), context.RequestAborted);
         if (status == StreamOpenStatus.Truncated)
         {
             await OpenAiError.NotRetained(id, after).WriteResponseAsync(context.Response);
@@ -77,43 +74,10 @@ internal static class StreamEndpoints
         }
     }
 
-    private static async Task CancelAsync(HttpContext context, string id, IStreamStore store)
+    private static async Task CancelAsync(HttpContext context, string id, StreamAccess streams)
     {
-        if (await FindAsync(context, id, store) is null || !await store.CancelAsync(id, context.RequestAborted))
-        {
-            await OpenAiError.StreamNotFound(id).WriteResponseAsync(context.Response);
-            return;
-        }
-
-        // Answer with the final state: wait (briefly) for the generation to write its terminal event.
-        var before = await store.GetStatusAsync(id, context.RequestAborted);
-        if (before is { State: StreamState.Running })
-        {
-            var (_, reader) = await store.OpenReaderAsync(id, before.LastSeq, context.RequestAborted);
-            if (reader is not null)
-            {
-                await using (reader)
-                {
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-                    timeout.CancelAfter(TimeSpan.FromSeconds(5));
-                    try
-                    {
-                        while (await reader.WaitToReadAsync(timeout.Token))
-                        {
-                            while (reader.TryRead(out _))
-                            {
-                            }
-                        }
-                    }
-                    catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
-                    {
-                        // A backend slow to stop: report the state as it is now.
-                    }
-                }
-            }
-        }
-
-        var status = await store.GetStatusAsync(id, context.RequestAborted);
+        // Answer with the final state: the generation's terminal event is waited for (briefly).
+        var status = await streams.CancelAsync(id, ApiKeys.OwnerOf(context), CancelWait, context.RequestAborted);
         if (status is null)
         {
             await OpenAiError.StreamNotFound(id).WriteResponseAsync(context.Response);

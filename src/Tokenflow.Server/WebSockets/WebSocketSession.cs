@@ -28,7 +28,7 @@ internal sealed partial class WebSocketSession
     private const int MaxSubscriptions = 256;
 
     private readonly WebSocket _socket;
-    private readonly IStreamStore _store;
+    private readonly StreamAccess _streams;
     private readonly GenerationRunner _runner;
     private readonly CompletionRequestValidator _validator;
     private readonly TokenflowOptions _options;
@@ -36,10 +36,10 @@ internal sealed partial class WebSocketSession
     private readonly Channel<Frame> _outgoing = Channel.CreateBounded<Frame>(new BoundedChannelOptions(SendQueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly ConcurrentDictionary<string, Task> _pumps = new(StringComparer.Ordinal);
 
-    public WebSocketSession(WebSocket socket, IStreamStore store, GenerationRunner runner, CompletionRequestValidator validator, IOptions<TokenflowOptions> options, ILogger<WebSocketSession> logger)
+    public WebSocketSession(WebSocket socket, StreamAccess streams, GenerationRunner runner, CompletionRequestValidator validator, IOptions<TokenflowOptions> options, ILogger<WebSocketSession> logger)
     {
         _socket = socket;
-        _store = store;
+        _streams = streams;
         _runner = runner;
         _validator = validator;
         _options = options.Value;
@@ -162,7 +162,7 @@ internal sealed partial class WebSocketSession
                     await SubscribeAsync(tag, streamId, root, cancellationToken);
                     break;
                 case "cancel":
-                    if (streamId is null || !await IsVisibleAsync(streamId, cancellationToken) || !await _store.CancelAsync(streamId, cancellationToken))
+                    if (await _streams.FindAsync(streamId, Owner, cancellationToken) is null || !await _streams.Store.CancelAsync(streamId!, cancellationToken))
                     {
                         await SendErrorAsync(tag, streamId, OpenAiError.StreamNotFound(streamId ?? string.Empty), cancellationToken);
                     }
@@ -216,7 +216,7 @@ internal sealed partial class WebSocketSession
             return;
         }
 
-        var (_, reader) = await _store.OpenReaderAsync(start.StreamId!, 0, cancellationToken);
+        var (_, reader) = await _streams.Store.OpenReaderAsync(start.StreamId!, 0, cancellationToken);
         await SendControlAsync(w =>
         {
             w.WriteString("type"u8, "started"u8);
@@ -235,13 +235,7 @@ internal sealed partial class WebSocketSession
             return;
         }
 
-        var descriptor = streamId is not null && StreamIds.IsWellFormed(streamId) ? await _store.GetDescriptorAsync(streamId, cancellationToken) : null;
-        if (descriptor is not null && !string.Equals(descriptor.Owner, Owner, StringComparison.Ordinal))
-        {
-            descriptor = null;
-        }
-
-        var (opened, reader) = descriptor is null ? (StreamOpenStatus.NotFound, null) : await _store.OpenReaderAsync(streamId!, after, cancellationToken);
+        var (opened, reader, descriptor) = await _streams.OpenAsync(streamId, after, Owner, cancellationToken);
         if (opened == StreamOpenStatus.Truncated)
         {
             await SendErrorAsync(tag, streamId, OpenAiError.NotRetained(streamId!, after), cancellationToken);
@@ -264,11 +258,6 @@ internal sealed partial class WebSocketSession
         var (kind, includeUsage) = ReplayFormat.Decode(descriptor.Metadata);
         StartPump(reader, new ChunkFormatter(kind, streamId!, descriptor.Model, descriptor.Created, includeUsage), cancellationToken);
     }
-
-    private async Task<bool> IsVisibleAsync(string streamId, CancellationToken cancellationToken)
-        => StreamIds.IsWellFormed(streamId)
-            && await _store.GetDescriptorAsync(streamId, cancellationToken) is { } descriptor
-            && string.Equals(descriptor.Owner, Owner, StringComparison.Ordinal);
 
     private void StartPump(IStreamReader reader, ChunkFormatter formatter, CancellationToken cancellationToken)
     {
