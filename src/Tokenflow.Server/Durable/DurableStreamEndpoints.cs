@@ -11,7 +11,7 @@ namespace Tokenflow.Server.Durable;
 /// The Durable Streams protocol 1.0 on <c>/v1/durable/{**path}</c>: maps each method onto the stores. A path that
 /// names a generation of <see cref="IStreamStore"/> is that generation, read-only (<see cref="GenerationReadSource"/>);
 /// any other path is a client-created stream of <see cref="IDurableStreamStore"/>. Reads of both go through
-/// <see cref="DurableReadResponder"/>.
+/// <see cref="DurableReadResponder"/>; CORS is the <see cref="DurableStreamsExtensions.CorsPolicy"/> policy.
 /// </summary>
 internal static class DurableStreamEndpoints
 {
@@ -26,14 +26,10 @@ internal static class DurableStreamEndpoints
         context.Features.Get<IStatusCodePagesFeature>()?.Enabled = false;
         response.Headers.XContentTypeOptions = "nosniff";
         response.Headers["Cross-Origin-Resource-Policy"] = "cross-origin";
-        response.Headers.AccessControlAllowOrigin = "*";
-        response.Headers.AccessControlExposeHeaders = DurableHeaders.Exposed;
         var method = context.Request.Method;
         if (HttpMethods.IsOptions(method))
         {
-            response.Headers.AccessControlAllowMethods = ClientStreamMethods;
-            response.Headers.AccessControlAllowHeaders = DurableHeaders.Allowed;
-            response.Headers.AccessControlMaxAge = "86400";
+            // CORS preflights never get here: the CORS middleware answers them from the policy.
             response.StatusCode = StatusCodes.Status204NoContent;
             return;
         }

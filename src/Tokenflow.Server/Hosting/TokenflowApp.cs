@@ -29,6 +29,8 @@ public static class TokenflowApp
         var app = builder.Build();
         app.UseOpenAiErrors();
         app.UseApiKeys();
+        // After the API keys, as the durable door's own CORS headers were: with keys on, a preflight without one is 401.
+        app.UseCors();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.MapTokenflow();
         return app;
