@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http.Features;
 using Tokenflow.Core.Durable;
@@ -51,7 +52,7 @@ internal static class DurableReadResponder
 
             if (!read.Closed)
             {
-                response.Headers[DurableHeaders.Cursor] = DurableResponses.Cursor(query.ClientCursor, time);
+                response.Headers[DurableHeaders.Cursor] = DurableResponses.Cursor(query.ClientCursor, time).ToString(CultureInfo.InvariantCulture);
             }
 
             if (read.Count == 0)

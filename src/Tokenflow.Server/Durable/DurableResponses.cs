@@ -18,15 +18,10 @@ internal static class DurableResponses
     }
 
     /// <summary>The <c>Stream-Cursor</c> for a live response: the current interval, always past the client's cursor (§10.1).</summary>
-    public static string Cursor(long? clientCursor, TimeProvider time)
+    public static long Cursor(long? clientCursor, TimeProvider time)
     {
         var interval = (long)((time.GetUtcNow() - CursorEpoch).TotalSeconds / 20);
-        if (clientCursor is { } client && client >= interval)
-        {
-            interval = client + Random.Shared.Next(1, 181);
-        }
-
-        return interval.ToString(CultureInfo.InvariantCulture);
+        return clientCursor is { } client && client >= interval ? client + Random.Shared.Next(1, 181) : interval;
     }
 
     /// <summary>The tail, closure and content type after a create, append or metadata call.</summary>
