@@ -21,8 +21,16 @@ internal static class DurableHeaders
     public const string SseDataEncoding = "Stream-Sse-Data-Encoding";
 
     /// <summary>Response headers a browser client may read (CORS).</summary>
-    public const string Exposed = "Stream-Next-Offset, Stream-Up-To-Date, Stream-Closed, Stream-Cursor, Stream-TTL, Stream-Expires-At, ETag, Location, Content-Type, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, Stream-Sse-Data-Encoding";
+    public static readonly string[] Exposed =
+    [
+        NextOffset, UpToDate, Closed, Cursor, Ttl, ExpiresAt, "ETag", "Location", "Content-Type",
+        ProducerEpoch, ProducerSeq, ProducerExpectedSeq, ProducerReceivedSeq, SseDataEncoding,
+    ];
 
     /// <summary>Request headers a browser client may send (CORS preflight).</summary>
-    public const string Allowed = "Content-Type, Authorization, If-None-Match, Stream-Seq, Stream-TTL, Stream-Expires-At, Stream-Closed, Stream-Forked-From, Stream-Fork-Offset, Stream-Fork-Sub-Offset, Producer-Id, Producer-Epoch, Producer-Seq";
+    public static readonly string[] Allowed =
+    [
+        "Content-Type", "Authorization", "If-None-Match", Seq, Ttl, ExpiresAt, Closed, ForkedFrom, ForkOffset, ForkSubOffset,
+        ProducerId, ProducerEpoch, ProducerSeq,
+    ];
 }

@@ -1,15 +1,14 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.IO.Pipelines;
-using System.Text.Json;
-using Tokenflow.Core.Durable;
-using Tokenflow.Server.OpenAi;
 
 namespace Tokenflow.Server.Durable;
 
 /// <summary>Writes Durable Streams SSE frames (§5.8): <c>event: data</c> and <c>event: control</c>, straight into the response pipe.</summary>
 internal static class DurableSse
 {
+    private static readonly StandardFormat Offset = new('D', 16);
+
     /// <summary>Writes one <c>data</c> event; each line of <paramref name="payload"/> becomes a <c>data:</c> line.</summary>
     public static void WriteData(PipeWriter writer, ReadOnlySpan<byte> payload)
     {
@@ -50,32 +49,45 @@ internal static class DurableSse
         }
     }
 
-    /// <summary>Writes a <c>control</c> event. The cursor is left out once the stream is closed.</summary>
-    public static void WriteControl(PipeWriter writer, long next, string cursor, bool upToDate, bool closed)
+    /// <summary>
+    /// Writes a <c>control</c> event. The cursor is left out once the stream is closed. Formatted by hand into the
+    /// pipe (the JSON holds only digits, <c>_</c> and literals), so a live reader's control events allocate nothing.
+    /// </summary>
+    public static void WriteControl(PipeWriter writer, long next, long cursor, bool upToDate, bool closed)
     {
-        writer.Write("event: control\ndata:"u8);
-        using (var json = new Utf8JsonWriter(writer, JsonWriting.Options))
+        var span = writer.GetSpan(192);
+        var at = Append(span, "event: control\ndata:{\"streamNextOffset\":\"0000000000000000_"u8, 0);
+        at += Format(next, span[at..], Offset);
+        if (!closed)
         {
-            json.WriteStartObject();
-            json.WriteString("streamNextOffset"u8, DurableOffset.Format(next));
-            if (!closed)
-            {
-                json.WriteString("streamCursor"u8, cursor);
-            }
-
-            if (upToDate || closed)
-            {
-                json.WriteBoolean("upToDate"u8, true);
-            }
-
-            if (closed)
-            {
-                json.WriteBoolean("streamClosed"u8, true);
-            }
-
-            json.WriteEndObject();
+            at = Append(span, "\",\"streamCursor\":\""u8, at);
+            at += Format(cursor, span[at..], default);
         }
 
-        writer.Write("\n\n"u8);
+        at = Append(span, "\""u8, at);
+        if (upToDate || closed)
+        {
+            at = Append(span, ",\"upToDate\":true"u8, at);
+        }
+
+        if (closed)
+        {
+            at = Append(span, ",\"streamClosed\":true"u8, at);
+        }
+
+        at = Append(span, "}\n\n"u8, at);
+        writer.Advance(at);
+    }
+
+    private static int Append(Span<byte> span, ReadOnlySpan<byte> text, int at)
+    {
+        text.CopyTo(span[at..]);
+        return at + text.Length;
+    }
+
+    private static int Format(long value, Span<byte> span, StandardFormat format)
+    {
+        Utf8Formatter.TryFormat(value, span, out var written, format);
+        return written;
     }
 }

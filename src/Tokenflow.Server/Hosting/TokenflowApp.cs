@@ -28,6 +28,9 @@ public static class TokenflowApp
 
         var app = builder.Build();
         app.UseOpenAiErrors();
+        // CORS before authentication: a browser's preflight never carries the API key, so it is answered
+        // by the durable door's policy (and the request that follows is authenticated as usual).
+        app.UseCors();
         // After the error pages, so a 401 from a challenge keeps its OpenAI error body.
         app.UseAuthentication();
         app.UseAuthorization();
