@@ -3,7 +3,7 @@ namespace Tokenflow.Redis;
 /// <summary>
 /// The Lua scripts of <see cref="RedisDurableStreamStore"/>. Each per-stream script touches one stream's keys
 /// only, so on Redis Cluster it runs on the shard of that stream's hash tag: KEYS[1] is the stream's base name
-/// <c>&lt;prefix&gt;:d:{&lt;path&gt;}</c>, and its keys are <c>:m</c> (meta hash), <c>:d</c> (Redis stream of entries,
+/// <c>&lt;prefix&gt;:d:{@&lt;path&gt;}</c>, and its keys are <c>:m</c> (meta hash), <c>:d</c> (Redis stream of entries,
 /// entry id <c>&lt;end position&gt;-0</c>, field <c>d</c> = the data), <c>:p</c> (producer states), <c>:f</c> (set of
 /// the forks that hold it) and the pub/sub channel <c>:n</c>. The global keys sit under their own tag
 /// (<c>&lt;prefix&gt;:{durable}</c>): <c>:g</c> (stream count <c>n</c>, bytes <c>b</c>) and <c>:x</c> (sorted set of expiry

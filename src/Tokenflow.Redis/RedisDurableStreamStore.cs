@@ -404,8 +404,11 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
     public async ValueTask<DurableStreamResult> DeleteAsync(string path, string? owner, CancellationToken cancellationToken)
         => ToResult(await SettleAsync(path, await EvaluateAsync(DurableScripts.Delete, path, [path, owner ?? string.Empty, Now()], []).ConfigureAwait(false)).ConfigureAwait(false));
 
-    /// <summary>The base name of a stream's keys; the path is its hash tag.</summary>
-    private string Base(string path) => $"{_prefix}{{{path}}}";
+    /// <summary>
+    /// The base name of a stream's keys: the path is its hash tag, behind a fixed character so the tag is never empty
+    /// (a path starting with <c>}</c> would otherwise hash each key by its whole name, on different slots).
+    /// </summary>
+    private string Base(string path) => $"{_prefix}{{@{path}}}";
 
     private RedisKey MetaKey(string path) => Base(path) + ":m";
 
@@ -440,7 +443,15 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
     {
         if (Long(values[14]) is { } deadline)
         {
-            _ = _redis.Database.SortedSetAddAsync(_deadlines[0], path, deadline, CommandFlags.FireAndForget);
+            try
+            {
+                _ = _redis.Database.SortedSetAddAsync(_deadlines[0], path, deadline, CommandFlags.FireAndForget);
+            }
+            catch (Exception ex) when (RedisStreamStore.IsRedisFailure(ex))
+            {
+                // The stream's script ran; the sweep finds the stream by its older, earlier deadline and re-checks it.
+                LogDeadlineLost(_logger, path, ex.Message);
+            }
         }
 
         var streams = Long(values[11]) ?? 0;
@@ -617,6 +628,9 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
         RedisValue[] args = [path, seen, (RedisValue)values[DurableScripts.Extra]];
         await _redis.Guard(() => _redis.Database.ScriptEvaluateAsync(DurableScripts.Deadline, _deadlines, args)).ConfigureAwait(false);
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not record the expiry deadline of durable stream {Path}: {Reason}")]
+    private static partial void LogDeadlineLost(ILogger logger, string path, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Could not sweep expired durable streams: {Reason}")]
     private static partial void LogSweepFailed(ILogger logger, string reason);

@@ -35,7 +35,9 @@ public static class RedisStreamStoreServiceCollectionExtensions
         services.TryAddSingleton<RedisStreamStore>();
         services.TryAddSingleton<IStreamStore>(sp => sp.GetRequiredService<RedisStreamStore>());
         services.AddHostedService(sp => sp.GetRequiredService<RedisStreamStore>());
-        services.AddOptions<DurableStreamOptions>();
+        services.AddOptions<DurableStreamOptions>()
+            .Validate(o => o.SweepInterval > TimeSpan.Zero, "Tokenflow:Durable:SweepInterval must be positive.")
+            .ValidateOnStart();
         services.TryAddSingleton<RedisDurableStreamStore>();
         services.TryAddSingleton<IDurableStreamStore>(sp => sp.GetRequiredService<RedisDurableStreamStore>());
         services.AddHostedService(sp => sp.GetRequiredService<RedisDurableStreamStore>());

@@ -113,6 +113,23 @@ public abstract class DurableStreamStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Paths_with_braces_are_streams_like_any_other()
+    {
+        // On Redis the path is the keys' hash tag: braces in it must not split a stream's keys over slots.
+        var store = await StoreAsync();
+        var path = "}" + NewPath("{odd}");
+        var fork = "{" + NewPath("}fork{");
+        Assert.Equal(DurableOutcome.Created, (await CreateAsync(store, path, body: "ab")).Outcome);
+        Assert.Equal(DurableOutcome.Ok, (await AppendAsync(store, path, "c")).Outcome);
+        Assert.Equal(DurableOutcome.Created, (await CreateAsync(store, fork, null, "d", r => r with { ForkedFrom = path })).Outcome);
+        Assert.Equal("abc", await ReadAllAsync(store, path));
+        Assert.Equal("abcd", await ReadAllAsync(store, fork));
+        Assert.Equal(DurableOutcome.Ok, (await store.DeleteAsync(path, "alice", CancellationToken.None)).Outcome);
+        Assert.Equal(DurableOutcome.Ok, (await store.DeleteAsync(fork, "alice", CancellationToken.None)).Outcome);
+        Assert.Equal(DurableOutcome.NotFound, (await ReadAsync(store, path)).Outcome);
+    }
+
+    [Fact]
     public async Task Byte_appends_advance_the_tail_and_reads_start_at_any_offset()
     {
         var store = await StoreAsync();
