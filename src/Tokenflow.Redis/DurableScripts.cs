@@ -230,7 +230,9 @@ internal static class DurableScripts
     /// <summary>
     /// POST. ARGV: 1 path, 2 owner, 3 the request's media type, 4 has body (1/0), 5 close (1/0), 6 Stream-Seq (''),
     /// 7 producer id (''), 8 epoch, 9 seq, 10 now ms, 11 the body's split error (''), 12 probe (1: validate only, answer
-    /// <see cref="Absent"/> when the append would go ahead), then the body's messages. The caller has charged their bytes.
+    /// <see cref="Absent"/> when the append would go ahead), 13 the global counters key when the script is to charge the
+    /// bytes itself (a single server, where any key is at hand: answers FULL when they do not fit), or '' when the caller
+    /// has charged them, 14 max bytes, then the body's messages.
     /// </summary>
     public const string Append = Prelude + """
         local p, owner, mt, body, close, sseq, producer, epoch, seq, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], tonumber(ARGV[10])
@@ -283,9 +285,13 @@ internal static class DurableScripts
         if ARGV[11] ~= '' then return fail(INVALID, ARGV[11]) end
         if ARGV[12] == '1' then return fail(ABSENT) end
         local tail, json, size = tonumber(v[6]), v[4] == '1', 0
-        for i = 13, #ARGV do
+        for i = 15, #ARGV do size = size + #ARGV[i] end
+        if ARGV[13] ~= '' and size > 0 then
+          if tonumber(redis.call('HGET', ARGV[13], 'b') or '0') + size > tonumber(ARGV[14]) then return fail(FULL, 'The stream store is full.') end
+          redis.call('HINCRBY', ARGV[13], 'b', size)
+        end
+        for i = 15, #ARGV do
           if json then tail = tail + 1 else tail = tail + #ARGV[i] end
-          size = size + #ARGV[i]
           redis.call('XADD', D, string.format('%d-0', tail), 'd', ARGV[i])
         end
         redis.call('HSET', M, 't', tail)

@@ -15,7 +15,8 @@ namespace Tokenflow.Redis;
 /// <list type="bullet">
 /// <item>The global budgets (stream count, bytes) live in one counters hash: a write reserves first (all or nothing),
 /// then runs its stream's script, then refunds what the script did not use; a script that retires a stream returns
-/// what the stream was charged, and the caller gives it back.</item>
+/// what the stream was charged, and the caller gives it back. (On a single server, where no key is out of a
+/// script's reach, an append's script charges its bytes itself: one round trip, see <see cref="BudgetInScript"/>.)</item>
 /// <item>A fork copies what it inherits: a script on the source's shard checks the source, records the fork's hold
 /// on it and returns the entries; the fork's create script writes them. A fork that goes away releases its hold in
 /// a script on the source's shard, which retires a deleted source with its last fork (and so on up the chain).</item>
@@ -48,6 +49,7 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _stop = new();
     private Task? _sweeper;
+    private int _topology;
 
     public RedisDurableStreamStore(RedisStreamStore redis, IOptions<DurableStreamOptions> options, ILogger<RedisDurableStreamStore> logger)
     {
@@ -62,6 +64,28 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
     }
 
     private TimeProvider Time => _redis.TimeProvider;
+
+    /// <summary>
+    /// True on a single Redis server, where a stream's script may touch the global counters too (nothing hashes keys
+    /// to slots there): an append then charges its bytes in its own script, one round trip instead of two. Unknown until
+    /// every server of the connection is up; until then, and on a cluster, appends reserve first.
+    /// </summary>
+    private bool BudgetInScript
+    {
+        get
+        {
+            var topology = Volatile.Read(ref _topology);
+            if (topology == 0)
+            {
+                var servers = _redis.Connection.GetServers();
+                topology = servers.Any(s => s.ServerType != ServerType.Standalone) ? 2
+                    : servers.Length > 0 && servers.All(s => s.IsConnected) ? 1 : 0;
+                Volatile.Write(ref _topology, topology);
+            }
+
+            return topology == 1;
+        }
+    }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -228,6 +252,12 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
         }
 
         var charged = error is null && size > 0;
+        if (charged)
+        {
+            await _redis.ConnectionAsync().ConfigureAwait(false);
+        }
+
+        var inScript = charged && BudgetInScript;
         RedisValue[] head =
         [
             request.Path,
@@ -242,11 +272,13 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
             Now(),
             error ?? string.Empty,
             "0",
+            inScript ? _counters[0].ToString() : string.Empty,
+            _options.MaxBytes,
         ];
-        if (charged && await ReserveAsync(0, size, request.Path, null).ConfigureAwait(false) != 0)
+        if (charged && !inScript && await ReserveAsync(0, size, request.Path, null).ConfigureAwait(false) != 0)
         {
             // Full, unless the append would fail anyway: then that failure is the answer.
-            head[^1] = "1";
+            head[11] = "1";
             var probe = await SettleAsync(request.Path, await EvaluateAsync(DurableScripts.Append, request.Path, head, []).ConfigureAwait(false)).ConfigureAwait(false);
             return (int)probe[0] == DurableScripts.Absent ? DurableStreamResult.Fail(DurableOutcome.Full, "The stream store is full.") : ToResult(probe);
         }
@@ -254,7 +286,14 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
         // Waiters, here too, learn of it by pub/sub: one ordered source, so a tail announced before a delete
         // never arrives after it.
         var result = await EvaluateAsync(DurableScripts.Append, request.Path, head, messages).ConfigureAwait(false);
-        if (charged && (DurableOutcome)(int)result[0] is not (DurableOutcome.Ok or DurableOutcome.Accepted))
+        if (inScript && (DurableOutcome)(int)result[0] == DurableOutcome.Full)
+        {
+            // Expired streams may hold the bytes: sweep them, then try once more.
+            await SettleAsync(request.Path, result).ConfigureAwait(false);
+            await SweepAsync(rounds: 1).ConfigureAwait(false);
+            result = await EvaluateAsync(DurableScripts.Append, request.Path, head, messages).ConfigureAwait(false);
+        }
+        else if (charged && !inScript && (DurableOutcome)(int)result[0] is not (DurableOutcome.Ok or DurableOutcome.Accepted))
         {
             await ChargeAsync(0, -size).ConfigureAwait(false);
         }
