@@ -34,6 +34,7 @@ internal sealed class RedisCluster : IAsyncDisposable
     public static async Task<RedisCluster> StartAsync()
     {
         var directory = Directory.CreateTempSubdirectory("tokenflow-cluster-").FullName;
+        RemoveWithThisProcess(directory);
         var ports = new[] { RedisServer.FreePort(), RedisServer.FreePort(), RedisServer.FreePort() };
         // The cluster bus defaults to port + 10000, which may be taken or past 65535: give it a free port of its own.
         var busPorts = new[] { RedisServer.FreePort(), RedisServer.FreePort(), RedisServer.FreePort() };
@@ -128,6 +129,23 @@ internal sealed class RedisCluster : IAsyncDisposable
         {
             await UntilAsync(deadline, async () => (await TryCliAsync(port, "cluster", "info")).Contains("cluster_state:ok", StringComparison.Ordinal), $"node {port} never reported cluster_state:ok");
         }
+    }
+
+    /// <summary>
+    /// The nodes' config files go once the test host is gone, however it ends (the shared cluster is never disposed,
+    /// and a killed host runs no exit handlers): a watchdog like <see cref="ChildProcesses.KillWithThisProcess"/>'s.
+    /// </summary>
+    private static void RemoveWithThisProcess(string directory)
+    {
+        var watchdog = new ProcessStartInfo("sh")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        watchdog.ArgumentList.Add("-c");
+        watchdog.ArgumentList.Add($"while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done; sleep 2; rm -rf '{directory}'");
+        using var _ = Process.Start(watchdog);
     }
 
     private static async Task<string> TryCliAsync(int port, params string[] args)
