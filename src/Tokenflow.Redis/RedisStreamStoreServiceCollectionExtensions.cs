@@ -50,7 +50,9 @@ public static class RedisStreamStoreServiceCollectionExtensions
         services.RemoveAll<IStreamStore>();
         services.AddSingleton<IStreamStore>(sp => sp.GetRequiredService<RedisStreamStore>());
         services.AddHostedService(sp => sp.GetRequiredService<RedisStreamStore>());
-        services.AddOptions<DurableStreamOptions>();
+        services.AddOptions<DurableStreamOptions>()
+            .Validate(o => o.SweepInterval > TimeSpan.Zero, "Tokenflow:Durable:SweepInterval must be positive.")
+            .ValidateOnStart();
         services.TryAddSingleton<RedisDurableStreamStore>();
         services.RemoveAll<IDurableStreamStore>();
         services.AddSingleton<IDurableStreamStore>(sp => sp.GetRequiredService<RedisDurableStreamStore>());

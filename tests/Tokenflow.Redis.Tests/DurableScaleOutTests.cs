@@ -142,7 +142,7 @@ public sealed class DurableScaleOutTests(ScaleOutFixture fixture) : IClassFixtur
         (await SendAsync(fixture.A, HttpMethod.Put, path, "x", "text/plain", ("Stream-TTL", "1"))).Dispose();
         var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.Configuration);
         await using var _ = redis;
-        var meta = (RedisKey)$"tokenflow:{{durable}}:m:{path}";
+        var meta = (RedisKey)$"tokenflow:d:{{@{path}}}:m";
         Assert.True(await redis.GetDatabase().KeyExistsAsync(meta));
 
         // No request touches the stream again: the processes' sweep retires it (every 5 s).
@@ -153,7 +153,7 @@ public sealed class DurableScaleOutTests(ScaleOutFixture fixture) : IClassFixtur
         }
 
         Assert.False(await redis.GetDatabase().KeyExistsAsync(meta));
-        Assert.False(await redis.GetDatabase().KeyExistsAsync($"tokenflow:{{durable}}:d:{path}"));
+        Assert.False(await redis.GetDatabase().KeyExistsAsync($"tokenflow:d:{{@{path}}}:d"));
     }
     [Fact]
     public async Task Live_readers_are_woken_by_pub_sub_alone()

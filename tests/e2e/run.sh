@@ -2,7 +2,8 @@
 # Starts a real Tokenflow server on a free loopback port and runs the npm end-to-end checks
 # against it (the openai client, the Durable Streams client and conformance suite, the MCP
 # TypeScript SDK over HTTP and stdio); then starts redis-server and a second server on the Redis
-# store and runs the Durable Streams checks again. Last line: "N passed, N failed" over all of
+# store and runs the Durable Streams checks again, then once more on a Redis Cluster of three
+# masters (redis-server --cluster-enabled yes, joined by redis-cli --cluster create). Last line: "N passed, N failed" over all of
 # them. Expects a Release build (./test.sh builds it).
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -14,7 +15,8 @@ fi
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 pids=()
 logs=()
-trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -f "${logs[@]}"' EXIT
+dirs=()
+trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -f "${logs[@]}"; rm -rf "${dirs[@]}"' EXIT
 # start_server PORT ARGS...: a Release server on 127.0.0.1:PORT, waited for until it answers.
 start_server() {
   local port=$1 log; shift
@@ -60,5 +62,44 @@ if command -v redis-server >/dev/null; then
   fi
 else
   echo "not ok - redis-server is not installed: the Durable Streams checks on the Redis store did not run"; failed=$((failed + 1))
+fi
+# And on a Redis Cluster of three masters, no replicas (each node's cluster bus on a free port of its own).
+# start_cluster: sets $cluster to the nodes' addresses (comma-separated) once every node reports cluster_state:ok.
+start_cluster() {
+  local dir nodes=() port
+  dir=$(mktemp -d); dirs+=("$dir")
+  for _ in 1 2 3; do
+    port=$(free_port)
+    redis-server --port "$port" --cluster-port "$(free_port)" --bind 127.0.0.1 --save "" --appendonly no --protected-mode no \
+      --cluster-enabled yes --cluster-config-file "$dir/nodes-$port.conf" --dir "$dir" >/dev/null 2>&1 &
+    pids+=($!); nodes+=("127.0.0.1:$port")
+  done
+  for node in "${nodes[@]}"; do
+    for _ in $(seq 1 100); do redis-cli -p "${node#*:}" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >/dev/null 2>&1 || return 1
+  for _ in $(seq 1 150); do
+    local ready=1
+    for node in "${nodes[@]}"; do
+      redis-cli -p "${node#*:}" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || ready=0
+    done
+    if [ $ready = 1 ]; then cluster=$(IFS=,; echo "${nodes[*]}"); return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+  if start_cluster; then
+    cluster_http=$(free_port)
+    if start_server "$cluster_http" --Tokenflow:Store "$cluster" --Tokenflow:EmbeddedModel false; then
+      run node durable.test.mjs "http://127.0.0.1:$cluster_http/v1" --label cluster
+    else
+      echo "not ok - a server on the Redis Cluster store did not start"; failed=$((failed + 1))
+    fi
+  else
+    echo "not ok - the Redis Cluster did not come up"; failed=$((failed + 1))
+  fi
+else
+  echo "not ok - redis-server or redis-cli is not installed: the Durable Streams checks on Redis Cluster did not run"; failed=$((failed + 1))
 fi
 echo "$passed passed, $failed failed"

@@ -34,6 +34,12 @@ public sealed class DurableStreamOptions
     /// </summary>
     public TimeSpan LongPollTimeout { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// How often a shared store (Redis) sweeps streams whose TTL or expiry passed while nobody touched them, so its
+    /// budgets free up; the memory store retires them on access and when full. Default 5 seconds.
+    /// </summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long one SSE response stays open before the server closes it so clients reconnect (protocol §10.2). Default 60 seconds.</summary>
     public TimeSpan SseConnectionLifetime { get; set; } = TimeSpan.FromSeconds(60);
 }

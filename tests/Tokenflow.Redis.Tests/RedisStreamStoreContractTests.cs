@@ -1,0 +1,20 @@
+using Tokenflow.Core.Streams;
+using Tokenflow.Testing.Contracts;
+
+namespace Tokenflow.Redis.Tests;
+
+/// <summary>The stream store contract on one redis-server; the peer is a second process on the same Redis.</summary>
+public sealed class RedisStreamStoreContractTests : StreamStoreContract
+{
+    protected override async Task<(IStreamStore Store, IAsyncDisposable Owner)> StartStoreAsync(StreamStoreOptions options)
+    {
+        var node = await TestNode.StartAsync((await RedisServer.Shared).Configuration, o => o.ResumeGrace = options.ResumeGrace);
+        return (node.Store, node);
+    }
+
+    protected override async Task<(IStreamStore Store, IAsyncDisposable? Owner)> StartPeerAsync(IStreamStore store, StreamStoreOptions options)
+    {
+        var node = await TestNode.StartAsync((await RedisServer.Shared).Configuration, o => o.ResumeGrace = options.ResumeGrace);
+        return (node.Store, node);
+    }
+}
