@@ -1,7 +1,9 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Tokenflow.Core.Durable;
+using Tokenflow.Core.Generation;
 
 namespace Tokenflow.Redis.Tests;
 
@@ -31,7 +33,8 @@ internal sealed class DurableNode : IAsyncDisposable
         var services = new ServiceCollection();
         services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
         services.AddSingleton(time);
-        services.AddRedisStreamStore(configuration);
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddTokenflowCore().AddRedisStore(configuration);
         services.AddSingleton<IOptions<DurableStreamOptions>>(Options.Create(options));
         services.Configure<RedisStreamStoreOptions>(o =>
         {
