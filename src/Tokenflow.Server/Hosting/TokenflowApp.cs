@@ -28,6 +28,7 @@ public static class TokenflowApp
 
         var app = builder.Build();
         app.UseOpenAiErrors();
+        app.UseLoopbackGuard();
         // CORS before authentication: a browser's preflight never carries the API key, so it is answered
         // by the durable door's policy (and the request that follows is authenticated as usual).
         app.UseCors();

@@ -30,6 +30,18 @@ public sealed class TokenflowOptions : IValidatableObject
     /// </summary>
     public string[] ApiKeys { get; set; } = [];
 
+    /// <summary>
+    /// Host names accepted besides the loopback ones while the server listens only on loopback without
+    /// API keys (others get 403: DNS rebinding protection). Default none.
+    /// </summary>
+    public string[] AllowedHosts { get; set; } = [];
+
+    /// <summary>
+    /// Origins (<c>https://app.example.com</c>) accepted besides loopback pages while the server listens only on
+    /// loopback without API keys (others get 403: drive-by protection). Default none.
+    /// </summary>
+    public string[] AllowedOrigins { get; set; } = [];
+
     /// <summary>Largest accepted <c>resume_grace_ms</c>; must not be negative. Default 10 minutes.</summary>
     public TimeSpan MaxResumeGrace { get; set; } = TimeSpan.FromMinutes(10);
 

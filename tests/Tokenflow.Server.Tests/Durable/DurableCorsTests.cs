@@ -20,10 +20,13 @@ public sealed class DurableCorsTests
             ? values.SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).ToArray()
             : [];
 
+    // A loopback server without API keys refuses foreign origins (LoopbackGuard); these pages are let in.
+    private static readonly string[] Allowed = ["--Tokenflow:AllowedOrigins:0", "https://app.example", "--Tokenflow:AllowedOrigins:1", "https://elsewhere.example"];
+
     [Fact]
-    public async Task A_preflight_from_any_origin_allows_the_protocols_methods_and_headers_for_a_day()
+    public async Task A_preflight_from_an_admitted_origin_allows_the_protocols_methods_and_headers_for_a_day()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await TestServer.StartAsync(Allowed);
         using var response = await server.Client.SendAsync(Preflight("/v1/durable/agents/plan", "PUT", "content-type,stream-ttl,if-none-match,producer-id"));
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
@@ -36,9 +39,9 @@ public sealed class DurableCorsTests
     }
 
     [Fact]
-    public async Task A_request_from_a_foreign_origin_is_served_and_may_read_the_protocol_headers()
+    public async Task A_request_from_an_admitted_foreign_origin_is_served_and_may_read_the_protocol_headers()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await TestServer.StartAsync(Allowed);
         (await server.Client.PutAsync("/v1/durable/shared", new StringContent("hi", Encoding.UTF8, "text/plain"))).Dispose();
 
         using var read = new HttpRequestMessage(HttpMethod.Get, "/v1/durable/shared?offset=-1") { Headers = { { "Origin", "https://elsewhere.example" } } };
@@ -60,16 +63,22 @@ public sealed class DurableCorsTests
     [Fact]
     public async Task The_policy_covers_only_the_durable_endpoints()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await TestServer.StartAsync(Allowed);
         using var response = await server.Client.SendAsync(Preflight("/v1/chat/completions", "POST", "content-type"));
         Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
     }
 
     [Fact]
-    public async Task With_api_keys_a_preflight_without_a_key_is_401_as_every_unauthenticated_request()
+    public async Task With_api_keys_a_preflight_needs_no_key_but_the_request_that_follows_does()
     {
         await using var server = await TestServer.StartAsync(["--Tokenflow:ApiKeys:0", "key-one"]);
-        using var response = await server.Client.SendAsync(Preflight("/v1/durable/agents/plan", "GET", "authorization"));
+        // Browsers never send credentials on a preflight, so it is answered by the CORS policy.
+        using var preflight = await server.Client.SendAsync(Preflight("/v1/durable/agents/plan", "GET", "authorization"));
+        Assert.Equal(HttpStatusCode.NoContent, preflight.StatusCode);
+        Assert.Equal("*", preflight.Headers.GetValues("Access-Control-Allow-Origin").Single());
+
+        using var read = new HttpRequestMessage(HttpMethod.Get, "/v1/durable/agents/plan?offset=-1") { Headers = { { "Origin", "https://app.example" } } };
+        using var response = await server.Client.SendAsync(read);
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }
 }

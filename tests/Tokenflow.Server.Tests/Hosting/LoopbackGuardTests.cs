@@ -1,0 +1,99 @@
+using System.Net;
+using System.Text.Json;
+
+namespace Tokenflow.Server.Tests.Hosting;
+
+public sealed class LoopbackGuardTests
+{
+    private static async Task<(HttpStatusCode Status, string? Code)> GetModelsAsync(TestServer server, string? host = null, string? origin = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
+        if (host is not null)
+        {
+            request.Headers.Host = host;
+        }
+
+        if (origin is not null)
+        {
+            request.Headers.Add("Origin", origin);
+        }
+
+        using var response = await server.Client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        var code = response.IsSuccessStatusCode ? null : JsonDocument.Parse(body).RootElement.GetProperty("error").GetProperty("code").GetString();
+        return (response.StatusCode, code);
+    }
+
+    [Theory]
+    [InlineData("attacker.example")]
+    [InlineData("attacker.example:8080")]
+    [InlineData("127.0.0.1.nip.io")]
+    [InlineData("192.168.1.20")]
+    public async Task A_foreign_host_name_on_a_loopback_server_is_403(string host)
+    {
+        await using var server = await TestServer.StartAsync();
+        Assert.Equal((HttpStatusCode.Forbidden, "host_not_allowed"), await GetModelsAsync(server, host: host));
+    }
+
+    [Theory]
+    [InlineData("localhost")]
+    [InlineData("localhost:1234")]
+    [InlineData("127.0.0.1:8080")]
+    [InlineData("[::1]:8080")]
+    [InlineData("LOCALHOST")]
+    public async Task Loopback_host_names_with_any_port_are_served(string host)
+    {
+        await using var server = await TestServer.StartAsync();
+        Assert.Equal(HttpStatusCode.OK, (await GetModelsAsync(server, host: host)).Status);
+    }
+
+    [Theory]
+    [InlineData("https://attacker.example")]
+    [InlineData("http://127.0.0.1.attacker.example")]
+    [InlineData("null")]
+    public async Task A_foreign_origin_on_a_loopback_server_is_403(string origin)
+    {
+        await using var server = await TestServer.StartAsync();
+        Assert.Equal((HttpStatusCode.Forbidden, "origin_not_allowed"), await GetModelsAsync(server, origin: origin));
+    }
+
+    [Theory]
+    [InlineData("http://localhost:3000")]
+    [InlineData("http://127.0.0.1:8080")]
+    [InlineData("http://[::1]:5173")]
+    public async Task A_loopback_page_is_served(string origin)
+    {
+        await using var server = await TestServer.StartAsync();
+        Assert.Equal(HttpStatusCode.OK, (await GetModelsAsync(server, origin: origin)).Status);
+    }
+
+    [Fact]
+    public async Task Configured_hosts_and_origins_are_admitted_and_others_still_refused()
+    {
+        await using var server = await TestServer.StartAsync(["--Tokenflow:AllowedHosts:0", "tokenflow.internal", "--Tokenflow:AllowedOrigins:0", "https://app.example/"]);
+        Assert.Equal(HttpStatusCode.OK, (await GetModelsAsync(server, host: "tokenflow.internal:8080", origin: "https://app.example")).Status);
+        Assert.Equal((HttpStatusCode.Forbidden, "origin_not_allowed"), await GetModelsAsync(server, origin: "https://other.example"));
+        Assert.Equal((HttpStatusCode.Forbidden, "host_not_allowed"), await GetModelsAsync(server, host: "other.example"));
+    }
+
+    [Fact]
+    public async Task With_api_keys_the_key_is_the_guard_and_foreign_hosts_reach_authentication()
+    {
+        await using var server = await TestServer.StartAsync(["--Tokenflow:ApiKeys:0", "key-one"]);
+        Assert.Equal((HttpStatusCode.Unauthorized, "invalid_api_key"), await GetModelsAsync(server, host: "attacker.example", origin: "https://attacker.example"));
+    }
+
+    [Fact]
+    public async Task Generation_requests_from_a_drive_by_page_start_nothing()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent("""{"model":"sim","messages":[{"role":"user","content":"hi"}]}""", System.Text.Encoding.UTF8, "text/plain"),
+            Headers = { { "Origin", "https://attacker.example" } },
+        };
+        using var response = await server.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal(0, server.GetService<Tokenflow.Core.Streams.MemoryStreamStore>().StreamCount);
+    }
+}
