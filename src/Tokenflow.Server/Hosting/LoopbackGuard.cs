@@ -42,8 +42,11 @@ internal static class LoopbackGuard
                     return;
                 }
 
+                // A CORS preflight is let through (it carries no credentials and changes nothing): the
+                // request it announces carries the same Origin and is refused here.
                 var origin = context.Request.Headers.Origin.ToString();
-                if (origin.Length > 0 && !IsLoopbackOrigin(origin) && !origins.Contains(origin.TrimEnd('/')))
+                var preflight = HttpMethods.IsOptions(context.Request.Method) && context.Request.Headers.ContainsKey("Access-Control-Request-Method");
+                if (origin.Length > 0 && !preflight && !IsLoopbackOrigin(origin) && !origins.Contains(origin.TrimEnd('/')))
                 {
                     await Forbid(context, $"Origin '{origin}' is not allowed: this server listens on loopback and accepts requests only from loopback pages (add others with Tokenflow:AllowedOrigins).", "origin_not_allowed");
                     return;

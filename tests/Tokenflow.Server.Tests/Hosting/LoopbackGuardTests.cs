@@ -68,6 +68,26 @@ public sealed class LoopbackGuardTests
     }
 
     [Fact]
+    public async Task A_foreign_preflight_is_answered_but_the_request_it_announces_is_refused()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var preflight = new HttpRequestMessage(HttpMethod.Options, "/v1/durable/plan")
+        {
+            Headers = { { "Origin", "https://attacker.example" }, { "Access-Control-Request-Method", "PUT" } },
+        };
+        using (var answered = await server.Client.SendAsync(preflight))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, answered.StatusCode);
+        }
+
+        using var put = new HttpRequestMessage(HttpMethod.Put, "/v1/durable/plan") { Headers = { { "Origin", "https://attacker.example" } } };
+        using var refused = await server.Client.SendAsync(put);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        using var head = await server.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/v1/durable/plan"));
+        Assert.Equal(HttpStatusCode.NotFound, head.StatusCode);
+    }
+
+    [Fact]
     public async Task Configured_hosts_and_origins_are_admitted_and_others_still_refused()
     {
         await using var server = await TestServer.StartAsync(["--Tokenflow:AllowedHosts:0", "tokenflow.internal", "--Tokenflow:AllowedOrigins:0", "https://app.example/"]);
