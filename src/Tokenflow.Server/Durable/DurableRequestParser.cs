@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using Tokenflow.Core.Durable;
@@ -209,21 +210,40 @@ internal static class DurableRequestParser
     /// <summary>Reads the whole request body (chunked too), or answers 413 and returns null when it exceeds <paramref name="limit"/>.</summary>
     public static async Task<ReadOnlyMemory<byte>?> ReadBodyAsync(HttpContext context, int limit)
     {
+        // An oversize body is still read (and dropped) up to a cap before the 413, so a client that is
+        // still uploading gets the answer instead of a connection reset mid-upload.
+        var drainCap = Math.Min((long)limit * 4, limit + (64L * 1024 * 1024));
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size && (size.MaxRequestBodySize is null || size.MaxRequestBodySize < drainCap))
+        {
+            size.MaxRequestBodySize = drainCap;
+        }
+
+        var reader = context.Request.BodyReader;
         if (context.Request.ContentLength is { } declared && declared > limit)
         {
+            if (declared <= drainCap)
+            {
+                await DrainAsync(reader, drainCap, context.RequestAborted);
+            }
+
             await DurableResponses.FailAsync(context.Response, StatusCodes.Status413PayloadTooLarge, $"The body exceeds {limit} bytes.");
             return null;
         }
 
         // The body stays in the request pipe until it is complete, then is copied once.
-        var reader = context.Request.BodyReader;
         while (true)
         {
             var read = await reader.ReadAsync(context.RequestAborted);
             var buffer = read.Buffer;
             if (buffer.Length > limit)
             {
+                var seen = buffer.Length;
                 reader.AdvanceTo(buffer.End);
+                if (!read.IsCompleted)
+                {
+                    await DrainAsync(reader, drainCap - seen, context.RequestAborted);
+                }
+
                 await DurableResponses.FailAsync(context.Response, StatusCodes.Status413PayloadTooLarge, $"The body exceeds {limit} bytes.");
                 return null;
             }
@@ -236,6 +256,29 @@ internal static class DurableRequestParser
             }
 
             reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>Reads and drops the rest of a body, at most <paramref name="cap"/> bytes (past it, Kestrel ends the request).</summary>
+    private static async Task DrainAsync(System.IO.Pipelines.PipeReader reader, long cap, CancellationToken cancellationToken)
+    {
+        try
+        {
+            long total = 0;
+            while (total <= cap)
+            {
+                var read = await reader.ReadAsync(cancellationToken);
+                total += read.Buffer.Length;
+                reader.AdvanceTo(read.Buffer.End);
+                if (read.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        catch (BadHttpRequestException)
+        {
+            // Over Kestrel's limit for this request: it closes the connection after the 413.
         }
     }
 
