@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using Microsoft.AspNetCore.Http.Features;
 using Tokenflow.Core.Durable;
+using Tokenflow.Server.Hosting;
 
 namespace Tokenflow.Server.Durable;
 
@@ -90,15 +90,12 @@ internal static class DurableReadResponder
         var response = context.Response;
         var aborted = context.RequestAborted;
         var binary = !read.IsJson && !read.ContentType.StartsWith("text/", StringComparison.OrdinalIgnoreCase);
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        response.Headers["X-Accel-Buffering"] = "no";
+        EventStreamResponse.Prepare(context);
         if (binary)
         {
             response.Headers[DurableHeaders.SseDataEncoding] = "base64";
         }
 
-        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         lifetime.CancelAfter(settings.SseConnectionLifetime);
         var writer = response.BodyWriter;
