@@ -35,8 +35,15 @@ public class EndToEndBenchmarks
         _client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri(address) };
         _longBody = Encoding.UTF8.GetBytes($"{{\"model\":\"sim\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}],\"stream\":true,\"max_tokens\":{Tokens},\"seed\":1}}");
         _port = new Uri(address).Port;
-        _rawRequest = Encoding.ASCII.GetBytes($"POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {_longBody.Length}\r\nConnection: close\r\n\r\n{Encoding.UTF8.GetString(_longBody)}");
+        _rawRequest = Encoding.ASCII.GetBytes($"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {_longBody.Length}\r\nConnection: close\r\n\r\n{Encoding.UTF8.GetString(_longBody)}");
         _shortBody = Encoding.UTF8.GetBytes("{\"model\":\"sim\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"stream\":true,\"max_tokens\":1,\"seed\":1}");
+
+        // A benchmark that measures an error response measures nothing: check the raw request streams the tokens.
+        var bytes = await OneStreamPerTokenRawSocket();
+        if (bytes < Tokens * 10L)
+        {
+            throw new InvalidOperationException($"The raw-socket request did not stream the generation ({bytes} bytes).");
+        }
     }
 
     [GlobalCleanup]
