@@ -130,6 +130,44 @@ public abstract class StreamStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Retention_none_releases_what_a_reader_passed_so_a_replay_from_the_start_is_refused_everywhere()
+    {
+        const int deltas = 2000;
+        var (store, peer) = await StoresAsync();
+        var descriptor = new StreamDescriptor { Id = StreamIds.New("contract-"), Model = "sim", Retention = StreamRetention.None };
+        await using var writer = await CreateAsync(store, descriptor);
+        await using (var reader = await OpenAsync(store, descriptor.Id))
+        {
+            // The reader keeps up: after each slice it has read everything appended so far.
+            for (var i = 0; i < deltas; i++)
+            {
+                Append(writer, $"t{i} ");
+                if (i % 100 == 99)
+                {
+                    Assert.Equal(100, (await ReadAsync(reader, count: 100)).Count);
+                }
+            }
+
+            writer.Complete(FinishReason.Stop, new Usage(1, deltas), SomeTimings);
+            await writer.FlushAsync(CancellationToken.None);
+            Assert.Equal(StreamEventKind.Done, (await ReadAsync(reader))[^1].Kind);
+        }
+
+        foreach (var where in new[] { store, peer })
+        {
+            Assert.Equal(StreamRetention.None, (await where.GetDescriptorAsync(descriptor.Id, CancellationToken.None))?.Retention);
+            var (status, refused) = await where.OpenReaderAsync(descriptor.Id, 0, CancellationToken.None);
+            Assert.Equal(StreamOpenStatus.Truncated, status);
+            Assert.Null(refused);
+
+            await using var tail = await OpenAsync(where, descriptor.Id, deltas - 10);
+            var events = await ReadAsync(tail);
+            Assert.Equal(string.Concat(Enumerable.Range(deltas - 10, 10).Select(i => $"t{i} ")), string.Concat(events.Where(e => e.Kind == StreamEventKind.Delta).Select(e => e.Text)));
+            Assert.Equal(StreamEventKind.Done, events[^1].Kind);
+        }
+    }
+
+    [Fact]
     public async Task An_unknown_stream_is_not_found()
     {
         var (store, peer) = await StoresAsync();
