@@ -15,6 +15,7 @@ internal sealed class RedisCluster : IAsyncDisposable
     private readonly string _directory;
 
     private readonly int[] _busPorts;
+    private readonly Dictionary<int, System.Text.StringBuilder> _logs = [];
 
     private RedisCluster(int[] ports, int[] busPorts, string directory)
     {
@@ -33,21 +34,35 @@ internal sealed class RedisCluster : IAsyncDisposable
 
     public static async Task<RedisCluster> StartAsync()
     {
-        var directory = Directory.CreateTempSubdirectory("tokenflow-cluster-").FullName;
-        RemoveWithThisProcess(directory);
-        var ports = new[] { RedisServer.FreePort(), RedisServer.FreePort(), RedisServer.FreePort() };
-        // The cluster bus defaults to port + 10000, which may be taken or past 65535: give it a free port of its own.
-        var busPorts = new[] { RedisServer.FreePort(), RedisServer.FreePort(), RedisServer.FreePort() };
-        var cluster = new RedisCluster(ports, busPorts, directory);
-        try
+        // Free ports are only free when asked: a node that cannot bind (another process took the port in
+        // between) exits at once, and the cluster is started again on new ports.
+        for (var attempt = 1; ; attempt++)
         {
-            await cluster.StartNodesAsync();
-            return cluster;
-        }
-        catch
-        {
-            await cluster.DisposeAsync();
-            throw;
+            var directory = Directory.CreateTempSubdirectory("tokenflow-cluster-").FullName;
+            RemoveWithThisProcess(directory);
+            var free = new HashSet<int>();
+            while (free.Count < 6)
+            {
+                free.Add(RedisServer.FreePort());
+            }
+
+            var all = free.ToArray();
+            // The cluster bus defaults to port + 10000, which may be taken or past 65535: give it a free port of its own.
+            var cluster = new RedisCluster(all[..3], all[3..], directory);
+            try
+            {
+                await cluster.StartNodesAsync();
+                return cluster;
+            }
+            catch (Exception) when (attempt < 3)
+            {
+                await cluster.DisposeAsync();
+            }
+            catch
+            {
+                await cluster.DisposeAsync();
+                throw;
+            }
         }
     }
 
@@ -102,8 +117,9 @@ internal sealed class RedisCluster : IAsyncDisposable
             }
 
             var process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start.");
-            process.OutputDataReceived += (_, _) => { };
-            process.ErrorDataReceived += (_, _) => { };
+            var log = _logs[port] = new System.Text.StringBuilder();
+            process.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+            process.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
             ChildProcesses.KillWithThisProcess(process);
@@ -111,9 +127,16 @@ internal sealed class RedisCluster : IAsyncDisposable
         }
 
         var deadline = DateTime.UtcNow + StartTimeout;
-        foreach (var port in Ports)
+        for (var i = 0; i < Ports.Count; i++)
         {
-            await UntilAsync(deadline, async () => (await TryCliAsync(port, "ping")).Contains("PONG", StringComparison.Ordinal), $"node {port} did not answer PING");
+            var port = Ports[i];
+            var node = _nodes[i];
+            await UntilAsync(
+                deadline,
+                async () => node.HasExited
+                    ? throw new InvalidOperationException($"redis-server on port {port} exited: {Log(port)}")
+                    : (await TryCliAsync(port, "ping")).Contains("PONG", StringComparison.Ordinal),
+                $"node {port} did not answer PING: {Log(port)}");
         }
 
         var (code, output) = await RunAsync(
@@ -146,6 +169,15 @@ internal sealed class RedisCluster : IAsyncDisposable
         watchdog.ArgumentList.Add("-c");
         watchdog.ArgumentList.Add($"while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done; sleep 2; rm -rf '{directory}'");
         using var _ = Process.Start(watchdog);
+    }
+
+    private string Log(int port)
+    {
+        var log = _logs[port];
+        lock (log)
+        {
+            return log.ToString().Trim();
+        }
     }
 
     private static async Task<string> TryCliAsync(int port, params string[] args)
