@@ -139,7 +139,8 @@ public sealed class DurableScaleOutTests(ScaleOutFixture fixture) : IClassFixtur
     public async Task An_expired_stream_nobody_reads_is_swept_from_Redis()
     {
         var path = NewPath();
-        (await SendAsync(fixture.A, HttpMethod.Put, path, "x", "text/plain", ("Stream-TTL", "1"))).Dispose();
+        // 3 s, not 1: on a loaded machine a 1 s stream could be swept before the check below that it was stored.
+        (await SendAsync(fixture.A, HttpMethod.Put, path, "x", "text/plain", ("Stream-TTL", "3"))).Dispose();
         var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.Configuration);
         await using var _ = redis;
         var meta = (RedisKey)$"tokenflow:d:{{@{path}}}:m";
@@ -155,6 +156,7 @@ public sealed class DurableScaleOutTests(ScaleOutFixture fixture) : IClassFixtur
         Assert.False(await redis.GetDatabase().KeyExistsAsync(meta));
         Assert.False(await redis.GetDatabase().KeyExistsAsync($"tokenflow:d:{{@{path}}}:d"));
     }
+
     [Fact]
     public async Task Live_readers_are_woken_by_pub_sub_alone()
     {
