@@ -31,9 +31,6 @@ internal static class ApiKeys
     public static string? OwnerOf(HttpContext context)
         => context.User.Identity?.IsAuthenticated == true ? context.User.FindFirst(ClaimTypes.NameIdentifier)?.Value : null;
 
-    /// <summary>True when the caller may see a stream created by <paramref name="owner"/>.</summary>
-    public static bool MayAccess(HttpContext context, string? owner) => string.Equals(OwnerOf(context), owner, StringComparison.Ordinal);
-
     /// <summary>Stable, non-reversible id of a key: the first 16 bytes of its SHA-256, hex.</summary>
     public static string OwnerId(string key) => Convert.ToHexStringLower(Hash(key).AsSpan(0, 16));
 
