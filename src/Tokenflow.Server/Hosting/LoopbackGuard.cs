@@ -36,7 +36,8 @@ internal static class LoopbackGuard
             loopbackOnly ??= ListensOnlyOnLoopback(server);
             if (loopbackOnly == true)
             {
-                if (!hosts.Contains(context.Request.Host.Host) && !hosts.Contains($"[{context.Request.Host.Host}]"))
+                // HostString.Host keeps an IPv6 literal's brackets ("[::1]").
+                if (!hosts.Contains(context.Request.Host.Host))
                 {
                     await Forbid(context, $"Host '{context.Request.Host.Value}' is not allowed: this server listens on loopback and accepts only loopback host names (add others with Tokenflow:AllowedHosts).", "host_not_allowed");
                     return;
