@@ -29,12 +29,7 @@ public sealed class RetentionTests
         using var store = TestStore.Create(_time);
         var writer = await TestStore.CreateStreamAsync(store, Descriptor(StreamRetention.None));
         var reader = await TestStore.OpenAsync(store, writer.StreamId);
-        var read = 0L;
-        for (var i = 0; i < 1000; i++)
-        {
-            TestStore.AppendText(writer, $"t{i} ");
-            read = Drain(reader, read);
-        }
+        var read = AppendFollowing(writer, reader, 0, 0, 1000, i => $"t{i} ");
 
         var firstHeld = ((StreamLog)writer).FirstHeld;
         Assert.True(firstHeld > 500, $"first held seq {firstHeld}");
@@ -64,12 +59,7 @@ public sealed class RetentionTests
         var writer = await TestStore.CreateStreamAsync(store, Descriptor(StreamRetention.None));
         var fast = await TestStore.OpenAsync(store, writer.StreamId);
         var slow = await TestStore.OpenAsync(store, writer.StreamId);
-        var read = 0L;
-        for (var i = 0; i < 2000; i++)
-        {
-            TestStore.AppendText(writer, "x");
-            read = Drain(fast, read);
-        }
+        AppendFollowing(writer, fast, 0, 0, 2000, _ => "x");
 
         var log = (StreamLog)writer;
         Assert.Equal(1, log.FirstHeld);
@@ -94,12 +84,7 @@ public sealed class RetentionTests
         TestStore.AppendText(writer, "keep me");
         Assert.True(reader.TryRead(out var first));
         var held = first.Text;
-        var read = 1L;
-        for (var i = 0; i < 3000; i++)
-        {
-            TestStore.AppendText(writer, "overwrite-me-if-you-reuse-segments ");
-            read = Drain(reader, read);
-        }
+        AppendFollowing(writer, reader, 1, 0, 3000, _ => "overwrite-me-if-you-reuse-segments ");
 
         Assert.True(((StreamLog)writer).FirstHeld > 1);
         Assert.Equal("keep me", Encoding.UTF8.GetString(held.Span));
@@ -113,12 +98,7 @@ public sealed class RetentionTests
         using var store = TestStore.Create(_time);
         var writer = await TestStore.CreateStreamAsync(store, Descriptor(StreamRetention.Ttl));
         var reader = await TestStore.OpenAsync(store, writer.StreamId);
-        var read = 0L;
-        for (var i = 0; i < 1000; i++)
-        {
-            TestStore.AppendText(writer, "y");
-            read = Drain(reader, read);
-        }
+        AppendFollowing(writer, reader, 0, 0, 1000, _ => "y");
 
         await reader.DisposeAsync();
         writer.Complete(FinishReason.Stop, default, default);
@@ -160,6 +140,18 @@ public sealed class RetentionTests
         Assert.Equal(Deltas + 2, rest[^1].Seq);
         await reader.DisposeAsync();
         return (charged, held);
+    }
+
+    /// <summary>Appends the texts of <paramref name="from"/> … <paramref name="from"/> + <paramref name="count"/> - 1, the reader reading everything after each append; returns the last seq read.</summary>
+    private static long AppendFollowing(IStreamWriter writer, IStreamReader reader, long lastRead, int from, int count, Func<int, string> text)
+    {
+        for (var i = from; i < from + count; i++)
+        {
+            TestStore.AppendText(writer, text(i));
+            lastRead = Drain(reader, lastRead);
+        }
+
+        return lastRead;
     }
 
     private static long Drain(IStreamReader reader, long last)
