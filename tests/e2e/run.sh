@@ -48,18 +48,23 @@ run node openai.test.mjs "http://127.0.0.1:$port/v1"
 run node durable.test.mjs "http://127.0.0.1:$port/v1" --label memory
 run node mcp.test.mjs "http://127.0.0.1:$port" dotnet "$server_dll" --mcp-stdio --Tokenflow:EmbeddedModel false
 
+# durable_on LABEL STORE: a second server on Tokenflow:Store=STORE, and the Durable Streams checks against it.
+durable_on() {
+  local http; http=$(free_port)
+  if start_server "$http" --Tokenflow:Store "$2" --Tokenflow:EmbeddedModel false; then
+    run node durable.test.mjs "http://127.0.0.1:$http/v1" --label "$1"
+  else
+    echo "not ok - a server on the $1 store did not start"; failed=$((failed + 1))
+  fi
+}
+
 # The Durable Streams checks again, on the Redis store.
 if command -v redis-server >/dev/null; then
   redis_port=$(free_port)
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --protected-mode no >/dev/null 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  redis_http=$(free_port)
-  if start_server "$redis_http" --Tokenflow:Store "127.0.0.1:$redis_port" --Tokenflow:EmbeddedModel false; then
-    run node durable.test.mjs "http://127.0.0.1:$redis_http/v1" --label redis
-  else
-    echo "not ok - a server on the Redis store did not start"; failed=$((failed + 1))
-  fi
+  durable_on redis "127.0.0.1:$redis_port"
 else
   echo "not ok - redis-server is not installed: the Durable Streams checks on the Redis store did not run"; failed=$((failed + 1))
 fi
@@ -90,12 +95,7 @@ start_cluster() {
 }
 if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
   if start_cluster; then
-    cluster_http=$(free_port)
-    if start_server "$cluster_http" --Tokenflow:Store "$cluster" --Tokenflow:EmbeddedModel false; then
-      run node durable.test.mjs "http://127.0.0.1:$cluster_http/v1" --label cluster
-    else
-      echo "not ok - a server on the Redis Cluster store did not start"; failed=$((failed + 1))
-    fi
+    durable_on cluster "$cluster"
   else
     echo "not ok - the Redis Cluster did not come up"; failed=$((failed + 1))
   fi
