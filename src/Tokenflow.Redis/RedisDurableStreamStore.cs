@@ -47,6 +47,7 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
     private readonly Dictionary<string, Watch> _watches = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Path, string? Owner, long? Position), SharedRead> _reads = [];
     private readonly Lock _gate = new();
+    private Task? _sweep;
     private readonly CancellationTokenSource _stop = new();
     private Task? _sweeper;
     private int _topology;
@@ -646,8 +647,50 @@ internal sealed partial class RedisDurableStreamStore : IDurableStreamStore, IHo
         }
     }
 
-    /// <summary>Looks at the streams whose deadline passed, <see cref="SweepBatch"/> per round, retiring those that expired.</summary>
+    /// <summary>
+    /// Retires expired streams. One sweep runs at a time in this process: a caller that finds one running waits
+    /// for it to end — its budget refunds included — and then sweeps itself. Otherwise a create refused for lack
+    /// of room could find nothing to retire while the periodic sweep is still refunding the stream it took.
+    /// </summary>
     private async Task SweepAsync(int rounds)
+    {
+        Task? running;
+        lock (_gate)
+        {
+            running = _sweep is { IsCompleted: false } sweep ? sweep : null;
+        }
+
+        if (running is not null)
+        {
+            try
+            {
+                await running.ConfigureAwait(false);
+            }
+            catch (Core.Streams.StreamStoreUnavailableException)
+            {
+                // Its caller reports it; this sweep tries for itself below.
+            }
+        }
+
+        // Started outside the lock: the sweep's own continuations must not run under it.
+        var candidate = new Task<Task>(() => SweepRoundsAsync(rounds));
+        Task mine;
+        lock (_gate)
+        {
+            var busy = _sweep is { IsCompleted: false };
+            mine = busy ? _sweep! : (_sweep = candidate.Unwrap());
+            if (busy)
+            {
+                candidate = null;
+            }
+        }
+
+        candidate?.Start(TaskScheduler.Default);
+        await mine.ConfigureAwait(false);
+    }
+
+    /// <summary>Looks at the streams whose deadline passed, <see cref="SweepBatch"/> per round, retiring those that expired.</summary>
+    private async Task SweepRoundsAsync(int rounds)
     {
         for (var round = 0; round < rounds; round++)
         {
