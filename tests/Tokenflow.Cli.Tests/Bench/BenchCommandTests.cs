@@ -37,12 +37,20 @@ public sealed class BenchCommandTests
     public async Task Bench_prints_a_latency_table_and_measures_paced_inter_token_gaps()
     {
         await using var server = await TestServer.StartAsync();
-        var (code, run) = await CliRun.RunAsync("bench", "--url", server.Address + "v1", "-c", "2", "-n", "4", "--max-tokens", "10", "--extra", """{"sim_tokens_per_second":100}""");
+        // The sim keeps its schedule, so a stall while the first requests warm up (JIT on both sides) arrives as
+        // a burst of tokens with 0 ms gaps: warm the server up first, and run enough requests that warm-up
+        // bursts cannot make the median.
+        using (var warmUp = await server.Client.PostAsync("/v1/chat/completions", new StringContent("""{"model":"sim","messages":[{"role":"user","content":"hi"}],"max_tokens":2}""", System.Text.Encoding.UTF8, "application/json")))
+        {
+            warmUp.EnsureSuccessStatusCode();
+        }
+
+        var (code, run) = await CliRun.RunAsync("bench", "--url", server.Address + "v1", "-c", "2", "-n", "12", "--max-tokens", "10", "--extra", """{"sim_tokens_per_second":100}""");
 
         Assert.Equal(0, code);
         var lines = run.Out.Split('\n');
-        Assert.Contains(lines, l => l.StartsWith("requests   4 ok, 0 failed", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.StartsWith("tokens     40 (", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("requests   12 ok, 0 failed", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("tokens     120 (", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("latency (ms)", StringComparison.Ordinal) && l.Contains("p50", StringComparison.Ordinal) && l.Contains("p99", StringComparison.Ordinal));
         var itl = lines.Single(l => l.StartsWith("inter-token", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var p50 = double.Parse(itl[1], System.Globalization.CultureInfo.InvariantCulture);
