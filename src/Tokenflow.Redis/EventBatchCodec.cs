@@ -9,9 +9,12 @@ namespace Tokenflow.Redis;
 /// Binary form of a batch of events, the payload of one Redis stream entry. One entry per batch
 /// (not per event) keeps Redis' per-entry cost off the per-token path of a fast model; a slow model
 /// sends one event per batch. Layout per event: kind, finish reason (one byte each), then a delta's
-/// 7-bit-encoded length and UTF-8 text; usage and done: prompt and completion tokens (int32) and
-/// the two timings (float64); error: the token counts, then message, type and code as
-/// length-prefixed UTF-8 (code length + 1, 0 = null). Little-endian throughout.
+/// channel (one byte; a tool call's fragment adds its index as uint16 and a header flag, then on
+/// its first fragment the call id and name as strings), 7-bit-encoded length and UTF-8 text; usage
+/// and done: prompt and completion tokens (int32) and the two timings (float64); error: the token
+/// counts, then message, type and code as strings, the HTTP status (int32) and retry-after in
+/// milliseconds (int64, -1 = none); watch: watch id, seq (int64), match JSON. Strings are
+/// length-prefixed UTF-8 (length + 1, 0 = null). Little-endian throughout.
 /// </summary>
 internal static class EventBatchCodec
 {
@@ -26,8 +29,34 @@ internal static class EventBatchCodec
         output.Advance(2);
         if (item.Kind == StreamEventKind.Delta)
         {
+            var channel = output.GetSpan(1);
+            channel[0] = (byte)item.Channel;
+            output.Advance(1);
+            if (item.Channel == DeltaChannel.ToolCall)
+            {
+                var tool = output.GetSpan(3);
+                BinaryPrimitives.WriteUInt16LittleEndian(tool, (ushort)item.ToolCallIndex);
+                tool[2] = item.ToolCallId is null ? (byte)0 : (byte)1;
+                output.Advance(3);
+                if (item.ToolCallId is not null)
+                {
+                    WriteString(output, item.ToolCallId);
+                    WriteString(output, item.ToolName);
+                }
+            }
+
             WriteLength(output, item.Text.Length);
             output.Write(item.Text.Span);
+            return;
+        }
+
+        if (item.Kind == StreamEventKind.Watch)
+        {
+            var watch = item.Watch!;
+            WriteString(output, watch.WatchId);
+            BinaryPrimitives.WriteInt64LittleEndian(output.GetSpan(8), watch.Seq);
+            output.Advance(8);
+            WriteString(output, watch.MatchJson);
             return;
         }
 
@@ -41,6 +70,10 @@ internal static class EventBatchCodec
             WriteString(output, error.Message);
             WriteString(output, error.Type);
             WriteString(output, error.Code);
+            var extra = output.GetSpan(12);
+            BinaryPrimitives.WriteInt32LittleEndian(extra, error.Status);
+            BinaryPrimitives.WriteInt64LittleEndian(extra[4..], error.RetryAfter is { } wait ? (long)wait.TotalMilliseconds : -1);
+            output.Advance(12);
             return;
         }
 
@@ -65,9 +98,36 @@ internal static class EventBatchCodec
             position += 2;
             if (kind == StreamEventKind.Delta)
             {
+                var channel = (DeltaChannel)blob[position++];
+                int index = 0;
+                string? id = null, name = null;
+                if (channel == DeltaChannel.ToolCall)
+                {
+                    index = BinaryPrimitives.ReadUInt16LittleEndian(blob.AsSpan(position));
+                    var header = blob[position + 2] != 0;
+                    position += 3;
+                    if (header)
+                    {
+                        id = ReadString(blob, ref position) ?? string.Empty;
+                        name = ReadString(blob, ref position);
+                    }
+                }
+
                 var length = ReadLength(blob, ref position);
-                events.Add(new StreamEvent(seq++, kind, new ReadOnlyMemory<byte>(blob, position, length), finish, default, default, null));
+                var text = new ReadOnlyMemory<byte>(blob, position, length);
+                events.Add(channel == DeltaChannel.Content && finish == FinishReason.None
+                    ? new StreamEvent(seq++, kind, text, finish, default, default, null)
+                    : StreamEvent.Delta(seq++, text, channel, index, id, name));
                 position += length;
+                continue;
+            }
+
+            if (kind == StreamEventKind.Watch)
+            {
+                var watchId = ReadString(blob, ref position) ?? string.Empty;
+                var matchSeq = BinaryPrimitives.ReadInt64LittleEndian(blob.AsSpan(position));
+                position += 8;
+                events.Add(StreamEvent.WatchFired(seq++, new WatchMatch(watchId, matchSeq, ReadString(blob, ref position) ?? "null")));
                 continue;
             }
 
@@ -78,7 +138,11 @@ internal static class EventBatchCodec
                 var message = ReadString(blob, ref position) ?? string.Empty;
                 var type = ReadString(blob, ref position) ?? "server_error";
                 var code = ReadString(blob, ref position);
-                events.Add(new StreamEvent(seq++, kind, default, finish, usage, default, new StreamError(message, type, code)));
+                var status = BinaryPrimitives.ReadInt32LittleEndian(blob.AsSpan(position));
+                var retryAfter = BinaryPrimitives.ReadInt64LittleEndian(blob.AsSpan(position + 4));
+                position += 12;
+                var error = new StreamError(message, type, code) { Status = status, RetryAfter = retryAfter < 0 ? null : TimeSpan.FromMilliseconds(retryAfter) };
+                events.Add(new StreamEvent(seq++, kind, default, finish, usage, default, error));
             }
             else
             {
@@ -107,27 +171,48 @@ internal static class EventBatchCodec
             var kind = (StreamEventKind)blob[position];
             position += 2;
             count++;
-            if (kind == StreamEventKind.Delta)
+            switch (kind)
             {
-                var length = ReadLength(blob, ref position);
-                position += length;
-            }
-            else if (kind == StreamEventKind.Error)
-            {
-                position += 8;
-                for (var i = 0; i < 3; i++)
-                {
+                case StreamEventKind.Delta:
+                    if ((DeltaChannel)blob[position++] == DeltaChannel.ToolCall)
+                    {
+                        var header = blob[position + 2] != 0;
+                        position += 3;
+                        if (header)
+                        {
+                            SkipString(blob, ref position);
+                            SkipString(blob, ref position);
+                        }
+                    }
+
                     var length = ReadLength(blob, ref position);
-                    position += Math.Max(0, length - 1);
-                }
-            }
-            else
-            {
-                position += 24;
+                    position += length;
+                    break;
+                case StreamEventKind.Watch:
+                    SkipString(blob, ref position);
+                    position += 8;
+                    SkipString(blob, ref position);
+                    break;
+                case StreamEventKind.Error:
+                    position += 8;
+                    SkipString(blob, ref position);
+                    SkipString(blob, ref position);
+                    SkipString(blob, ref position);
+                    position += 12;
+                    break;
+                default:
+                    position += 24;
+                    break;
             }
         }
 
         return count;
+    }
+
+    private static void SkipString(byte[] blob, ref int position)
+    {
+        var length = ReadLength(blob, ref position);
+        position += Math.Max(0, length - 1);
     }
 
     private static void WriteLength(ArrayBufferWriter<byte> output, int value)

@@ -69,10 +69,12 @@ public sealed partial class MirroredValuesTests
     {
         // Event batches hold kind and finish reason as one byte each and are decoded by every process
         // sharing the Redis, possibly of another version: these numbers are a storage format.
-        Assert.Equal([0, 1, 2, 3], Enum.GetValues<StreamEventKind>().Select(v => (int)v));
-        Assert.Equal(new[] { StreamEventKind.Delta, StreamEventKind.Usage, StreamEventKind.Error, StreamEventKind.Done }, Enum.GetValues<StreamEventKind>());
-        Assert.Equal(new[] { FinishReason.None, FinishReason.Stop, FinishReason.Length, FinishReason.Cancelled, FinishReason.Error }, Enum.GetValues<FinishReason>());
-        Assert.Equal([0, 1, 2, 3, 4], Enum.GetValues<FinishReason>().Select(v => (int)v));
+        Assert.Equal([0, 1, 2, 3, 4], Enum.GetValues<StreamEventKind>().Select(v => (int)v));
+        Assert.Equal(new[] { StreamEventKind.Delta, StreamEventKind.Usage, StreamEventKind.Error, StreamEventKind.Done, StreamEventKind.Watch }, Enum.GetValues<StreamEventKind>());
+        Assert.Equal(new[] { FinishReason.None, FinishReason.Stop, FinishReason.Length, FinishReason.Cancelled, FinishReason.Error, FinishReason.ToolCalls, FinishReason.ContentFilter }, Enum.GetValues<FinishReason>());
+        Assert.Equal([0, 1, 2, 3, 4, 5, 6], Enum.GetValues<FinishReason>().Select(v => (int)v));
+        Assert.Equal(new[] { DeltaChannel.Content, DeltaChannel.Reasoning, DeltaChannel.ToolCall, DeltaChannel.Refusal }, Enum.GetValues<DeltaChannel>());
+        Assert.Equal([0, 1, 2, 3], Enum.GetValues<DeltaChannel>().Select(v => (int)v));
         Assert.Equal(new[] { StreamState.Running, StreamState.Completed, StreamState.Cancelled, StreamState.Failed }, Enum.GetValues<StreamState>());
         Assert.Equal([0, 1, 2, 3], Enum.GetValues<StreamState>().Select(v => (int)v));
 

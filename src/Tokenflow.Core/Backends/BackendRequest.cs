@@ -33,9 +33,36 @@ public sealed class BackendRequest
     /// <summary>Simulated backend only: delay before the first token, in milliseconds.</summary>
     public int SimTtftMs { get; init; }
 
+    /// <summary>Simulated backend only: how many tool calls to make when tools are forced (default 1).</summary>
+    public int SimToolCalls { get; init; } = 1;
+
+    /// <summary>Functions the model may call; null or empty = none.</summary>
+    public IReadOnlyList<ToolDefinition>? Tools { get; init; }
+
+    /// <summary>How the model may use <see cref="Tools"/>; null = auto when tools are given.</summary>
+    public ToolChoice? ToolChoice { get; init; }
+
+    /// <summary>Whether the model may make several tool calls in one turn (OpenAI default true).</summary>
+    public bool ParallelToolCalls { get; init; } = true;
+
+    /// <summary>The shape of the answer text; null = free text.</summary>
+    public ResponseFormat? ResponseFormat { get; init; }
+
     /// <summary>
     /// Set by the backend, before it yields its first piece, to the number of prompt tokens it
     /// consumed. Read by the generation for usage.
     /// </summary>
     public int PromptTokens { get; set; }
+
+    /// <summary>
+    /// Set by a backend that learns the true number of generated tokens (an upstream's usage);
+    /// null = the generation counts one token per piece.
+    /// </summary>
+    public int? CompletionTokens { get; set; }
+
+    /// <summary>
+    /// Set by a backend that learns why the model stopped (an upstream's <c>finish_reason</c>);
+    /// <see cref="Streams.FinishReason.None"/> = the generation decides.
+    /// </summary>
+    public Streams.FinishReason FinishReason { get; set; }
 }

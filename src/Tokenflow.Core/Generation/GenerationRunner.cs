@@ -61,14 +61,15 @@ public sealed partial class GenerationRunner
         using var scope = _logger.BeginScope("stream {StreamId}", writer.StreamId);
         var decoder = new Utf8PieceDecoder();
         var stops = new StopSequenceMatcher(options.Stop);
+        var side = new SideChannels();
         var tokens = 0;
         long firstAt = 0, lastAt = 0;
         var finish = FinishReason.Stop;
         var stopping = writer.Stopping;
+        var stopped = false;
 
         try
         {
-            var stopped = false;
             await foreach (var piece in model.Backend.GenerateAsync(request, stopping).WithCancellation(stopping).ConfigureAwait(false))
             {
                 lastAt = Stopwatch.GetTimestamp();
@@ -79,7 +80,15 @@ public sealed partial class GenerationRunner
 
                 writer.ReportUsage(new Usage(request.PromptTokens, tokens));
 
-                if (!Emit(writer, stops, decoder.Decode(piece.Utf8.Span), ref stopped))
+                if (piece.Channel != DeltaChannel.Content)
+                {
+                    if (!side.Append(writer, piece))
+                    {
+                        Fail(writer, request, tokens);
+                        return;
+                    }
+                }
+                else if (!Emit(writer, stops, decoder.Decode(piece.Utf8.Span), ref stopped))
                 {
                     Fail(writer, request, tokens);
                     return;
@@ -111,7 +120,7 @@ public sealed partial class GenerationRunner
                 decoder.Discard();
             }
 
-            if (!stopped && !FlushTails(writer, decoder, stops))
+            if ((!stopped && !FlushTails(writer, decoder, stops)) || !side.Flush(writer))
             {
                 Fail(writer, request, tokens);
                 return;
@@ -121,11 +130,20 @@ public sealed partial class GenerationRunner
         {
             finish = FinishReason.Cancelled;
             decoder.Discard();
+            side.Discard();
             if (!FlushTails(writer, decoder, stops))
             {
                 Fail(writer, request, tokens);
                 return;
             }
+        }
+        catch (ModelBackendException ex)
+        {
+            LogBackendError(_logger, model.Id, ex.Error.Code, ex.Message);
+            side.Discard();
+            writer.Fail(ex.Error, new Usage(request.PromptTokens, request.CompletionTokens ?? tokens));
+            await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            return;
         }
         catch (Exception ex)
         {
@@ -135,10 +153,20 @@ public sealed partial class GenerationRunner
             return;
         }
 
+        // A backend that knows better (an upstream's usage and finish_reason) has the last word,
+        // except on a cancel or a limit this generation enforced.
+        if (finish == FinishReason.Stop && !stopped)
+        {
+            finish = request.FinishReason != FinishReason.None ? request.FinishReason
+                : side.MadeToolCalls ? FinishReason.ToolCalls
+                : FinishReason.Stop;
+        }
+
+        var completionTokens = finish == FinishReason.Cancelled ? tokens : request.CompletionTokens ?? tokens;
         var timings = new Timings(
             tokens == 0 ? 0 : Stopwatch.GetElapsedTime(startedAt, firstAt).TotalMilliseconds,
             tokens < 2 ? 0 : Stopwatch.GetElapsedTime(firstAt, lastAt).TotalMilliseconds / (tokens - 1));
-        writer.Complete(finish, new Usage(request.PromptTokens, tokens), timings);
+        writer.Complete(finish, new Usage(request.PromptTokens, completionTokens), timings);
         await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
@@ -162,6 +190,68 @@ public sealed partial class GenerationRunner
     private static void Fail(IStreamWriter writer, BackendRequest request, int tokens)
         => writer.Fail(new StreamError("The stream exceeded the store's limits and was ended.", "server_error", "stream_limit_exceeded"), new Usage(request.PromptTokens, tokens));
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backend for model {Model} ended the stream with {Code}: {Message}")]
+    private static partial void LogBackendError(ILogger logger, string model, string? code, string message);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Backend for model {Model} failed")]
     private static partial void LogBackendFailed(ILogger logger, Exception exception, string model);
+
+    /// <summary>
+    /// The channels besides content: each decoded to whole characters on its own (no stop
+    /// sequences), tool-call arguments per call, a call's undecoded tail flushed when the next begins.
+    /// </summary>
+    private sealed class SideChannels
+    {
+        private readonly Utf8PieceDecoder _reasoning = new();
+        private readonly Utf8PieceDecoder _refusal = new();
+        private readonly Utf8PieceDecoder _arguments = new();
+        private int _toolCall = -1;
+
+        public bool MadeToolCalls => _toolCall >= 0;
+
+        public bool Append(IStreamWriter writer, in TokenPiece piece)
+        {
+            switch (piece.Channel)
+            {
+                case DeltaChannel.Reasoning:
+                    return writer.TryAppendDelta(DeltaChannel.Reasoning, _reasoning.Decode(piece.Utf8.Span));
+                case DeltaChannel.Refusal:
+                    return writer.TryAppendDelta(DeltaChannel.Refusal, _refusal.Decode(piece.Utf8.Span));
+            }
+
+            if (piece.ToolCallId is { } id)
+            {
+                if (!FlushArguments(writer))
+                {
+                    return false;
+                }
+
+                _toolCall = piece.ToolCallIndex;
+                return writer.TryAppendToolCallStart(piece.ToolCallIndex, id, piece.ToolName ?? string.Empty, _arguments.Decode(piece.Utf8.Span));
+            }
+
+            if (piece.ToolCallIndex != _toolCall && !FlushArguments(writer))
+            {
+                return false;
+            }
+
+            _toolCall = piece.ToolCallIndex;
+            return writer.TryAppendDelta(DeltaChannel.ToolCall, _arguments.Decode(piece.Utf8.Span), piece.ToolCallIndex);
+        }
+
+        public bool Flush(IStreamWriter writer)
+            => writer.TryAppendDelta(DeltaChannel.Reasoning, _reasoning.Flush())
+                && writer.TryAppendDelta(DeltaChannel.Refusal, _refusal.Flush())
+                && FlushArguments(writer);
+
+        public void Discard()
+        {
+            _reasoning.Discard();
+            _refusal.Discard();
+            _arguments.Discard();
+        }
+
+        private bool FlushArguments(IStreamWriter writer)
+            => _toolCall < 0 || writer.TryAppendDelta(DeltaChannel.ToolCall, _arguments.Flush(), _toolCall);
+    }
 }

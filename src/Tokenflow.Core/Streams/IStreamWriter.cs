@@ -22,6 +22,20 @@ public interface IStreamWriter : IAsyncDisposable
     bool TryAppendDelta(ReadOnlySpan<byte> utf8Text);
 
     /// <summary>
+    /// Appends a delta on <paramref name="channel"/> (for <see cref="DeltaChannel.ToolCall"/>, more
+    /// argument text of the call <paramref name="toolCallIndex"/> started by
+    /// <see cref="TryAppendToolCallStart"/>). Returns false when the store refuses it, as
+    /// <see cref="TryAppendDelta(ReadOnlySpan{byte})"/>.
+    /// </summary>
+    bool TryAppendDelta(DeltaChannel channel, ReadOnlySpan<byte> utf8Text, int toolCallIndex = 0);
+
+    /// <summary>Appends the first fragment of tool call <paramref name="index"/>: its id, function name and first argument text (may be empty).</summary>
+    bool TryAppendToolCallStart(int index, string id, string name, ReadOnlySpan<byte> arguments);
+
+    /// <summary>Appends a <see cref="StreamEventKind.Watch"/> event: a watch fired.</summary>
+    bool TryAppendWatch(WatchMatch match);
+
+    /// <summary>
     /// Reports the token counts so far, for status queries while the stream runs (the final
     /// counts come with <see cref="Complete"/> or <see cref="Fail"/>). Cheap; called per token.
     /// </summary>

@@ -8,21 +8,44 @@ namespace Tokenflow.Core.Streams;
 /// </remarks>
 public readonly struct StreamEvent
 {
+    // A tool call's header (its first fragment) or a watch's match; null for other events.
+    private readonly object? _extra;
+
     internal StreamEvent(long seq, in StreamEventRecord record)
     {
         Seq = seq;
         Kind = record.Kind;
         FinishReason = record.FinishReason;
-        if (record.Payload is TerminalPayload terminal)
+        Channel = record.Channel;
+        ToolCallIndex = record.ToolCallIndex;
+        switch (record.Payload)
         {
-            Usage = terminal.Usage;
-            Timings = terminal.Timings;
-            Error = terminal.Error;
+            case byte[] segment:
+                Text = new ReadOnlyMemory<byte>(segment, record.Offset, record.Length);
+                break;
+            case TerminalPayload terminal:
+                Usage = terminal.Usage;
+                Timings = terminal.Timings;
+                Error = terminal.Error;
+                break;
+            case ToolCallHeader header:
+                Text = header.Arguments;
+                _extra = header;
+                break;
+            case WatchMatch watch:
+                _extra = watch;
+                break;
         }
-        else if (record.Payload is byte[] segment)
-        {
-            Text = new ReadOnlyMemory<byte>(segment, record.Offset, record.Length);
-        }
+    }
+
+    private StreamEvent(long seq, StreamEventKind kind, ReadOnlyMemory<byte> text, DeltaChannel channel, int toolCallIndex, object? extra)
+    {
+        Seq = seq;
+        Kind = kind;
+        Text = text;
+        Channel = channel;
+        ToolCallIndex = (ushort)toolCallIndex;
+        _extra = extra;
     }
 
     /// <summary>
@@ -44,14 +67,43 @@ public readonly struct StreamEvent
     public static StreamEvent Failure(long seq, StreamError error, Usage usage = default)
         => new(seq, StreamEventKind.Error, default, FinishReason.Error, usage, default, error);
 
+    /// <summary>
+    /// A delta as a store decoded it: text on <paramref name="channel"/>; for a tool call's first
+    /// fragment also its <paramref name="toolCallId"/> and <paramref name="toolName"/>.
+    /// </summary>
+    public static StreamEvent Delta(long seq, ReadOnlyMemory<byte> text, DeltaChannel channel = DeltaChannel.Content, int toolCallIndex = 0, string? toolCallId = null, string? toolName = null)
+        => new(seq, StreamEventKind.Delta, text, channel, toolCallIndex, toolCallId is null ? null : new ToolCallHeader(toolCallId, toolName ?? string.Empty, text));
+
+    /// <summary>A watch event as a store decoded it.</summary>
+    public static StreamEvent WatchFired(long seq, WatchMatch match)
+        => new(seq, StreamEventKind.Watch, default, DeltaChannel.Content, 0, match);
+
     /// <summary>The event's position in its stream, 1 for the first event.</summary>
     public long Seq { get; }
 
     /// <summary>What the event is.</summary>
     public StreamEventKind Kind { get; }
 
-    /// <summary>UTF-8 text of a <see cref="StreamEventKind.Delta"/>; always whole characters.</summary>
+    /// <summary>
+    /// UTF-8 text of a <see cref="StreamEventKind.Delta"/> on its <see cref="Channel"/> (for a tool
+    /// call, a fragment of its JSON arguments); always whole characters.
+    /// </summary>
     public ReadOnlyMemory<byte> Text { get; }
+
+    /// <summary>What a delta carries: content, reasoning, a tool-call fragment or a refusal.</summary>
+    public DeltaChannel Channel { get; }
+
+    /// <summary>The tool call a <see cref="DeltaChannel.ToolCall"/> delta belongs to (0, 1, …).</summary>
+    public int ToolCallIndex { get; }
+
+    /// <summary>The tool call's id, on its first fragment only; null otherwise.</summary>
+    public string? ToolCallId => (_extra as ToolCallHeader)?.Id;
+
+    /// <summary>The called function's name, on the tool call's first fragment only; null otherwise.</summary>
+    public string? ToolName => (_extra as ToolCallHeader)?.Name;
+
+    /// <summary>The watch that fired, for a <see cref="StreamEventKind.Watch"/> event.</summary>
+    public WatchMatch? Watch => _extra as WatchMatch;
 
     /// <summary>Why the generation ended (usage and done events).</summary>
     public FinishReason FinishReason { get; }
@@ -71,10 +123,14 @@ public readonly struct StreamEvent
 
 /// <summary>
 /// Storage form of an event inside a log, kept to 24 bytes: a delta points into a text segment
-/// (<see cref="Payload"/> is the segment's array); usage, done and error events carry a
-/// <see cref="TerminalPayload"/>.
+/// (<see cref="Payload"/> is the segment's array) or, for a tool call's first fragment, is a
+/// <see cref="ToolCallHeader"/>; usage, done and error events carry a <see cref="TerminalPayload"/>;
+/// a watch event its <see cref="WatchMatch"/>.
 /// </summary>
-internal readonly record struct StreamEventRecord(object? Payload, int Offset, int Length, StreamEventKind Kind, FinishReason FinishReason);
+internal readonly record struct StreamEventRecord(object? Payload, int Offset, int Length, StreamEventKind Kind, FinishReason FinishReason, DeltaChannel Channel = DeltaChannel.Content, ushort ToolCallIndex = 0);
 
 /// <summary>The rarely used fields of the last events of a stream.</summary>
 internal sealed record TerminalPayload(Usage Usage, Timings Timings, StreamError? Error);
+
+/// <summary>The first fragment of a tool call: its id, name and first argument bytes (one per call, so allocated).</summary>
+internal sealed record ToolCallHeader(string Id, string Name, ReadOnlyMemory<byte> Arguments);

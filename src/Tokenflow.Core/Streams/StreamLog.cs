@@ -159,14 +159,33 @@ public sealed partial class StreamLog : IStreamWriter
     internal bool EndedLocked => _state != StreamState.Running;
 
     /// <inheritdoc />
-    public bool TryAppendDelta(ReadOnlySpan<byte> utf8Text)
-    {
-        if (utf8Text.IsEmpty)
-        {
-            return true;
-        }
+    public bool TryAppendDelta(ReadOnlySpan<byte> utf8Text) => TryAppendDelta(DeltaChannel.Content, utf8Text);
 
-        var cost = utf8Text.Length + EventOverheadBytes;
+    /// <inheritdoc />
+    public bool TryAppendDelta(DeltaChannel channel, ReadOnlySpan<byte> utf8Text, int toolCallIndex = 0)
+        => utf8Text.IsEmpty || TryAppend(null, utf8Text, channel, toolCallIndex);
+
+    /// <inheritdoc />
+    public bool TryAppendToolCallStart(int index, string id, string name, ReadOnlySpan<byte> arguments)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(index, ushort.MaxValue);
+        return TryAppend(new ToolCallHeader(id, name, arguments.ToArray()), arguments, DeltaChannel.ToolCall, index);
+    }
+
+    /// <inheritdoc />
+    public bool TryAppendWatch(WatchMatch match) => TryAppend(match, default, DeltaChannel.Content, 0);
+
+    // Appends a delta (payload null: the text goes into a segment; a ToolCallHeader: it holds its
+    // own text) or a watch event.
+    private bool TryAppend(object? payload, ReadOnlySpan<byte> utf8Text, DeltaChannel channel, int toolCallIndex)
+    {
+        var cost = utf8Text.Length + EventOverheadBytes + payload switch
+        {
+            ToolCallHeader header => 2 * (header.Id.Length + header.Name.Length),
+            WatchMatch watch => 2 * (watch.WatchId.Length + watch.MatchJson.Length),
+            _ => 0,
+        };
         bool replicate;
         lock (_gate)
         {
@@ -188,8 +207,17 @@ public sealed partial class StreamLog : IStreamWriter
             }
 
             _chargedBytes += cost;
-            var (segment, offset) = CopyText(utf8Text);
-            AppendLocked(new StreamEventRecord(segment, offset, utf8Text.Length, StreamEventKind.Delta, FinishReason.None));
+            if (payload is null)
+            {
+                var (segment, offset) = CopyText(utf8Text);
+                AppendLocked(new StreamEventRecord(segment, offset, utf8Text.Length, StreamEventKind.Delta, FinishReason.None, channel, (ushort)toolCallIndex));
+            }
+            else
+            {
+                var kind = payload is WatchMatch ? StreamEventKind.Watch : StreamEventKind.Delta;
+                AppendLocked(new StreamEventRecord(payload, 0, utf8Text.Length, kind, FinishReason.None, channel, (ushort)toolCallIndex));
+            }
+
             replicate = StartReplicationLocked();
         }
 
