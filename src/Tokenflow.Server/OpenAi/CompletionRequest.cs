@@ -60,6 +60,29 @@ internal sealed class CompletionRequest
 
     [JsonPropertyName("sim_ttft_ms")]
     public int? SimTtftMs { get; set; }
+
+    [JsonPropertyName("sim_tool_calls")]
+    public int? SimToolCalls { get; set; }
+
+    [JsonPropertyName("tools")]
+    public JsonElement Tools { get; set; }
+
+    [JsonPropertyName("tool_choice")]
+    public JsonElement ToolChoice { get; set; }
+
+    [JsonPropertyName("parallel_tool_calls")]
+    public JsonElement ParallelToolCalls { get; set; }
+
+    [JsonPropertyName("response_format")]
+    public JsonElement ResponseFormat { get; set; }
+
+    /// <summary>The deprecated predecessor of <c>tools</c>: refused with a pointer to <c>tools</c>, never ignored.</summary>
+    [JsonPropertyName("functions")]
+    public JsonElement Functions { get; set; }
+
+    /// <summary>The deprecated predecessor of <c>tool_choice</c>.</summary>
+    [JsonPropertyName("function_call")]
+    public JsonElement FunctionCall { get; set; }
 }
 
 /// <summary>One chat message on the wire.</summary>
@@ -70,6 +93,17 @@ internal sealed class ChatMessageDto
 
     [JsonPropertyName("content")]
     public JsonElement Content { get; set; }
+
+    /// <summary>An assistant message's calls: <c>[{id, type:"function", function:{name, arguments}}]</c>.</summary>
+    [JsonPropertyName("tool_calls")]
+    public JsonElement ToolCalls { get; set; }
+
+    /// <summary>The call a <c>tool</c> message answers.</summary>
+    [JsonPropertyName("tool_call_id")]
+    public JsonElement ToolCallId { get; set; }
+
+    [JsonPropertyName("name")]
+    public JsonElement Name { get; set; }
 }
 
 /// <summary><c>stream_options</c> on the wire.</summary>

@@ -35,9 +35,10 @@ internal sealed class CompletionRequestValidator
 
         List<ChatMessage>? messages = null;
         string? prompt = null;
+        var agent = new AgentFields();
         if (kind == CompletionKind.Chat)
         {
-            var error = ValidateMessages(request.Messages, out messages);
+            var error = ValidateMessages(request.Messages, request.Model, out messages) ?? ValidateAgentFields(request, out agent);
             if (error is not null)
             {
                 return error;
@@ -45,7 +46,7 @@ internal sealed class CompletionRequestValidator
         }
         else
         {
-            var error = ValidatePrompt(request.Prompt, out prompt);
+            var error = ValidatePrompt(request.Prompt, out prompt) ?? RefuseChatOnlyFields(request);
             if (error is not null)
             {
                 return error;
@@ -112,6 +113,11 @@ internal sealed class CompletionRequestValidator
             return OpenAiError.Invalid("'sim_ttft_ms' must be between 0 and 600000.", "sim_ttft_ms", "invalid_value");
         }
 
+        if (request.SimToolCalls is { } calls && (calls < 1 || calls > ToolRequestParser.MaxSimToolCalls))
+        {
+            return OpenAiError.Invalid($"'sim_tool_calls' must be between 1 and {ToolRequestParser.MaxSimToolCalls} (got {calls}).", "sim_tool_calls", "invalid_value");
+        }
+
         if (request.StreamOptions is not null && request.Stream != true)
         {
             return OpenAiError.Invalid("'stream_options' is only allowed when 'stream' is true.", "stream_options", "invalid_value");
@@ -134,6 +140,11 @@ internal sealed class CompletionRequestValidator
             Seed = request.Seed,
             SimTokensPerSecond = request.SimTokensPerSecond ?? 0,
             SimTtftMs = request.SimTtftMs ?? 0,
+            SimToolCalls = request.SimToolCalls ?? 1,
+            Tools = agent.Tools,
+            ToolChoice = agent.ToolChoice,
+            ParallelToolCalls = agent.ParallelToolCalls,
+            ResponseFormat = agent.ResponseFormat,
         };
         var generation = new GenerationOptions
         {
@@ -155,7 +166,53 @@ internal sealed class CompletionRequestValidator
         => model.Id == Tokenflow.Core.Sim.SimBackend.ModelId ? 64
             : model.ContextLength > 0 ? Math.Min(model.ContextLength, _options.DefaultMaxTokens) : _options.DefaultMaxTokens;
 
-    private static OpenAiError? ValidateMessages(List<ChatMessageDto?>? dtos, out List<ChatMessage>? messages)
+    /// <summary><c>tools</c>, <c>tool_choice</c>, <c>parallel_tool_calls</c> and <c>response_format</c> of a chat request.</summary>
+    private static OpenAiError? ValidateAgentFields(CompletionRequest request, out AgentFields fields)
+    {
+        fields = new AgentFields();
+        if (request.Functions.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null)
+            || request.FunctionCall.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
+        {
+            var param = request.Functions.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null ? "function_call" : "functions";
+            return OpenAiError.Invalid($"'{param}' (deprecated by OpenAI) is not supported: send 'tools' and 'tool_choice' instead.", param, "unsupported_parameter");
+        }
+
+        ToolChoice? choice = null;
+        var parallel = true;
+        ResponseFormat? format = null;
+        var error = ToolRequestParser.ReadTools(request.Tools, out var tools)
+            ?? ToolRequestParser.ReadToolChoice(request.ToolChoice, tools, out choice)
+            ?? ToolRequestParser.ReadParallelToolCalls(request.ParallelToolCalls, tools, out parallel)
+            ?? ToolRequestParser.ReadResponseFormat(request.ResponseFormat, out format);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        fields = new AgentFields(tools, choice, parallel, format);
+        return null;
+    }
+
+    /// <summary>Plain-prompt completions have no tools or response formats: refuse them rather than ignore them.</summary>
+    private static OpenAiError? RefuseChatOnlyFields(CompletionRequest request)
+    {
+        (JsonElement Value, string Name)[] fields =
+        [
+            (request.Tools, "tools"), (request.ToolChoice, "tool_choice"), (request.ParallelToolCalls, "parallel_tool_calls"),
+            (request.ResponseFormat, "response_format"), (request.Functions, "functions"), (request.FunctionCall, "function_call"),
+        ];
+        foreach (var (value, name) in fields)
+        {
+            if (value.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
+            {
+                return OpenAiError.Invalid($"'{name}' is only supported on /v1/chat/completions, not on /v1/completions.", name, "unsupported_parameter");
+            }
+        }
+
+        return null;
+    }
+
+    private static OpenAiError? ValidateMessages(List<ChatMessageDto?>? dtos, string model, out List<ChatMessage>? messages)
     {
         messages = null;
         if (dtos is null)
@@ -182,19 +239,71 @@ internal sealed class CompletionRequestValidator
                 return OpenAiError.Invalid($"'messages[{i}].role' must be one of system, developer, user, assistant, tool (got {(dto.Role is null ? "nothing" : $"'{dto.Role}'")}).", $"messages[{i}].role", "invalid_value");
             }
 
-            var error = ReadContent(dto.Content, $"messages[{i}].content", dto.Role == "assistant", out var text);
+            var error = ReadMessage(dto, i, model, out var message);
             if (error is not null)
             {
                 return error;
             }
 
-            messages.Add(new ChatMessage(dto.Role, text));
+            messages.Add(message!);
         }
 
+        return ToolRequestParser.CheckToolTurns(messages);
+    }
+
+    private static OpenAiError? ReadMessage(ChatMessageDto dto, int i, string model, out ChatMessage? message)
+    {
+        message = null;
+        var at = $"messages[{i}]";
+        var assistant = dto.Role == "assistant";
+        var error = ReadContent(dto.Content, $"{at}.content", assistant, assistant, model, out var text);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        List<ChatToolCall>? calls = null;
+        if (dto.ToolCalls.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
+        {
+            if (!assistant)
+            {
+                return OpenAiError.Invalid($"'{at}.tool_calls' is only allowed on messages with role 'assistant' (this one is '{dto.Role}').", $"{at}.tool_calls", "invalid_value");
+            }
+
+            error = ToolRequestParser.ReadToolCalls(dto.ToolCalls, $"{at}.tool_calls", out calls);
+            if (error is not null)
+            {
+                return error;
+            }
+        }
+
+        string? toolCallId = null;
+        if (dto.Role == "tool")
+        {
+            if (dto.ToolCallId.ValueKind != JsonValueKind.String || dto.ToolCallId.GetString()!.Length == 0)
+            {
+                return OpenAiError.Invalid($"'{at}.tool_call_id' is required: a message with role 'tool' answers the tool call with that id.", $"{at}.tool_call_id", "missing_required_parameter");
+            }
+
+            toolCallId = dto.ToolCallId.GetString();
+        }
+
+        string? name = null;
+        if (dto.Name.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
+        {
+            if (dto.Name.ValueKind != JsonValueKind.String)
+            {
+                return OpenAiError.Invalid($"'{at}.name' must be a string.", $"{at}.name", "invalid_type");
+            }
+
+            name = dto.Name.GetString();
+        }
+
+        message = new ChatMessage(dto.Role!, text) { ToolCalls = calls, ToolCallId = toolCallId, Name = name };
         return null;
     }
 
-    private static OpenAiError? ReadContent(JsonElement content, string param, bool mayBeNull, out string text)
+    private static OpenAiError? ReadContent(JsonElement content, string param, bool mayBeNull, bool mayRefuse, string model, out string text)
     {
         text = string.Empty;
         switch (content.ValueKind)
@@ -209,15 +318,28 @@ internal sealed class CompletionRequestValidator
                 var index = 0;
                 foreach (var part in content.EnumerateArray())
                 {
-                    if (part.ValueKind != JsonValueKind.Object
-                        || !part.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String
-                        || type.GetString() != "text"
-                        || !part.TryGetProperty("text", out var partText) || partText.ValueKind != JsonValueKind.String)
+                    var at = $"{param}[{index}]";
+                    var type = part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+                    var field = type == "refusal" && mayRefuse ? "refusal" : "text";
+                    switch (type)
                     {
-                        return OpenAiError.Invalid($"'{param}[{index}]' must be a text part {{\"type\":\"text\",\"text\":\"…\"}}: this server's models read text only.", $"{param}[{index}]", "invalid_value");
+                        case "text" or "refusal" when type == field:
+                            if (!part.TryGetProperty(field, out var partText) || partText.ValueKind != JsonValueKind.String)
+                            {
+                                return OpenAiError.Invalid($"'{at}.{field}' is required and must be a string.", $"{at}.{field}", "invalid_value");
+                            }
+
+                            builder.Append(partText.GetString());
+                            break;
+                        case "image_url" or "input_audio" or "file" or "image" or "audio" or "input_image" or "input_file":
+                            // A request feature the model cannot honour is refused by name, never dropped.
+                            return OpenAiError.Invalid($"Content part type '{type}' is not supported by model '{ToolRequestParser.Shorten(model)}' ('{at}.type'): it reads text only.", $"{at}.type", "unsupported_value");
+                        case null:
+                            return OpenAiError.Invalid($"'{at}' must be a text part {{\"type\":\"text\",\"text\":\"…\"}}.", at, "invalid_value");
+                        default:
+                            return OpenAiError.Invalid($"'{at}.type' must be \"text\" (got '{ToolRequestParser.Shorten(type)}').", $"{at}.type", "invalid_value");
                     }
 
-                    builder.Append(partText.GetString());
                     index++;
                 }
 
@@ -284,5 +406,14 @@ internal sealed class CompletionRequestValidator
         }
 
         return null;
+    }
+
+    /// <summary>The agent fields of a chat request, read and checked.</summary>
+    private readonly record struct AgentFields(List<ToolDefinition>? Tools, ToolChoice? ToolChoice, bool ParallelToolCalls, ResponseFormat? ResponseFormat)
+    {
+        public AgentFields()
+            : this(null, null, true, null)
+        {
+        }
     }
 }
