@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts a real Tokenflow server on a free loopback port and runs the npm end-to-end checks
-# against it (the openai client, the Durable Streams client and conformance suite, the MCP
+# against it (the openai client, tool calls through it and the Vercel AI SDK, the Durable Streams client and conformance suite, the MCP
 # TypeScript SDK over HTTP and stdio); then starts redis-server and a second server on the Redis
 # store and runs the Durable Streams checks again, then once more on a Redis Cluster of three
 # masters (redis-server --cluster-enabled yes, joined by redis-cli --cluster create). Last line: "N passed, N failed" over all of
@@ -45,6 +45,7 @@ run() {
   fi
 }
 run node openai.test.mjs "http://127.0.0.1:$port/v1"
+run node tools.test.mjs "http://127.0.0.1:$port/v1"
 run node durable.test.mjs "http://127.0.0.1:$port/v1" --label memory
 run node mcp.test.mjs "http://127.0.0.1:$port" dotnet "$server_dll" --mcp-stdio --Tokenflow:EmbeddedModel false
 
