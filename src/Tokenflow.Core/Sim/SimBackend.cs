@@ -166,7 +166,8 @@ public sealed class SimBackend : IModelBackend
     private static bool AnswersJson(BackendRequest request)
         => request.ResponseFormat?.Kind is ResponseFormatKind.JsonObject or ResponseFormatKind.JsonSchema;
 
-    private static List<(int Index, string Id, string Name, byte[] Arguments)> PlanToolCalls(BackendRequest request, long seed)
+    /// <summary>The calls to make, each one's arguments generated only when it is reached (max_tokens may end the answer first).</summary>
+    private static IEnumerable<(int Index, string Id, string Name, byte[] Arguments)> PlanToolCalls(BackendRequest request, long seed)
     {
         var tools = request.Tools!;
         var first = 0;
@@ -176,14 +177,11 @@ public sealed class SimBackend : IModelBackend
         }
 
         var count = request.ParallelToolCalls ? Math.Max(1, request.SimToolCalls) : 1;
-        var calls = new List<(int, string, string, byte[])>(count);
         for (var k = 0; k < count; k++)
         {
             var tool = tools[(first + k) % tools.Count];
-            calls.Add((k, CallId(seed, k), tool.Name, Arguments(seed, k, tool.Parameters)));
+            yield return (k, CallId(seed, k), tool.Name, Arguments(seed, k, tool.Parameters));
         }
-
-        return calls;
     }
 
     private static byte[] Arguments(long seed, int index, System.Text.Json.JsonElement? parameters)

@@ -28,6 +28,12 @@ internal sealed class SimJson
 
     private const double DefaultRange = 100;
 
+    /// <summary>After this many values only what the schema requires is written (a schema whose required properties branch out grows fast).</summary>
+    private const int SoftValueLimit = 500;
+
+    /// <summary>After this many values every further value is a short string: output stays bounded whatever the schema.</summary>
+    private const int HardValueLimit = 4_000;
+
     private static readonly string[] Words =
     [
         "stream", "token", "agent", "reader", "piece", "model", "delta", "Zürich", "São Paulo", "café",
@@ -42,6 +48,7 @@ internal sealed class SimJson
 
     private readonly JsonElement _root;
     private SplitMix64 _rng;
+    private int _values;
 
     private SimJson(JsonElement root, SplitMix64 rng)
     {
@@ -72,9 +79,12 @@ internal sealed class SimJson
         return buffer.WrittenSpan.ToArray();
     }
 
+    /// <summary>Whether only required parts are written now: deep in the value, or past the soft budget.</summary>
+    private bool Lean(int depth) => depth >= DeepDepth || _values > SoftValueLimit;
+
     private void Write(Utf8JsonWriter writer, JsonElement schema, int depth)
     {
-        if (schema.ValueKind != JsonValueKind.Object || depth > MaxDepth)
+        if (schema.ValueKind != JsonValueKind.Object || depth > MaxDepth || ++_values > HardValueLimit)
         {
             // true, {} or anything unusable: any value is valid.
             WriteWords(writer, null, null);
@@ -284,7 +294,7 @@ internal sealed class SimJson
         var minProperties = (int)Math.Min(Bound(schema, "minProperties") ?? 0, 32);
         var maxProperties = (int)Math.Min(Bound(schema, "maxProperties") ?? int.MaxValue, int.MaxValue);
 
-        if (properties.ValueKind != JsonValueKind.Object && required.Count == 0 && !closed && depth < DeepDepth && maxProperties > 0)
+        if (properties.ValueKind != JsonValueKind.Object && required.Count == 0 && !closed && !Lean(depth) && maxProperties > 0)
         {
             WriteFreeObject(writer, depth, additional, Math.Max(minProperties, 1), maxProperties);
             return;
@@ -297,7 +307,7 @@ internal sealed class SimJson
             : [];
         foreach (var name in optional)
         {
-            if (chosen.Count < maxProperties && (chosen.Count < minProperties || (depth < DeepDepth && _rng.NextBool())))
+            if (chosen.Count < maxProperties && (chosen.Count < minProperties || (!Lean(depth) && _rng.NextBool())))
             {
                 chosen.Add(name);
             }
@@ -366,7 +376,7 @@ internal sealed class SimJson
             max = Math.Min(max, prefixCount);
         }
 
-        var count = depth >= DeepDepth ? min : (int)_rng.NextInclusive(Math.Max(min, Math.Min(1, max)), Math.Min(max, Math.Max(min, 3)));
+        var count = Lean(depth) ? min : (int)_rng.NextInclusive(Math.Max(min, Math.Min(1, max)), Math.Min(max, Math.Max(min, 3)));
         var unique = schema.TryGetProperty("uniqueItems", out var u) && u.ValueKind == JsonValueKind.True;
         var seen = unique ? new HashSet<string>(StringComparer.Ordinal) : null;
 
@@ -411,7 +421,7 @@ internal sealed class SimJson
         var (low, high) = Range(schema, integer: true);
         var lo = (long)Math.Ceiling(low);
         var hi = (long)Math.Floor(high);
-        if (Number(schema, "multipleOf") is { } step && step >= 1 && step == Math.Floor(step))
+        if (Number(schema, "multipleOf") is { } step && step >= 1 && step <= 1e12 && step == Math.Floor(step))
         {
             var m = (long)step;
             var first = (long)Math.Ceiling(lo / (double)m);
@@ -426,7 +436,7 @@ internal sealed class SimJson
     private void WriteNumber(Utf8JsonWriter writer, JsonElement schema)
     {
         var (low, high) = Range(schema, integer: false);
-        if (Number(schema, "multipleOf") is { } step && step > 0)
+        if (Number(schema, "multipleOf") is { } step && step >= 1e-6 && step <= 1e12)
         {
             var m = (decimal)step;
             var first = (long)Math.Ceiling((decimal)low / m);
@@ -463,7 +473,7 @@ internal sealed class SimJson
             }
             else if (exMin.ValueKind == JsonValueKind.Number)
             {
-                var bound = exMin.GetDouble();
+                var bound = Finite(exMin);
                 var moved = integer ? Math.Floor(bound) + 1 : bound + nudge;
                 low = low is { } current ? Math.Max(current, moved) : moved;
             }
@@ -477,7 +487,7 @@ internal sealed class SimJson
             }
             else if (exMax.ValueKind == JsonValueKind.Number)
             {
-                var bound = exMax.GetDouble();
+                var bound = Finite(exMax);
                 var moved = integer ? Math.Ceiling(bound) - 1 : bound - nudge;
                 high = high is { } current ? Math.Min(current, moved) : moved;
             }
@@ -490,7 +500,15 @@ internal sealed class SimJson
     }
 
     private static double? Number(JsonElement schema, string name)
-        => schema.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && double.IsFinite(value.GetDouble()) ? value.GetDouble() : null;
+        => schema.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? Finite(value) : null;
+
+    /// <summary>A number's value clamped to a range every computation here can take (1e400 is not a double).</summary>
+    private static double Finite(JsonElement number)
+    {
+        const double Limit = 1e15;
+        return number.TryGetDouble(out var value) && double.IsFinite(value) ? Math.Clamp(value, -Limit, Limit)
+            : number.GetRawText().StartsWith('-') ? -Limit : Limit;
+    }
 
     private static long? Bound(JsonElement schema, string name)
         => Number(schema, name) is { } value && value >= 0 ? (long)Math.Min(value, long.MaxValue / 2) : null;

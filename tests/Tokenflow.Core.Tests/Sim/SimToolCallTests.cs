@@ -39,6 +39,25 @@ public sealed class SimToolCallTests
         Assert.True(schemaText == SimSchemas.Empty || distinct.Count > 20, $"only {distinct.Count} different arguments over 320 seeds");
     }
 
+    [Theory]
+    [InlineData("""{"type":"object","properties":{"a":{"$ref":"#"},"b":{"$ref":"#"},"c":{"$ref":"#"}},"required":["a","b","c"]}""")]
+    [InlineData("""{"type":"object","properties":{"n":{"type":"number","minimum":-1e400,"maximum":1e400,"multipleOf":1e-40}},"required":["n"]}""")]
+    [InlineData("""{"type":"object","properties":{"i":{"type":"integer","multipleOf":1e300,"exclusiveMinimum":1e400}},"required":["i"]}""")]
+    [InlineData("""{"type":"object","properties":{"s":{"type":"string","minLength":1e18},"l":{"type":"array","minItems":1e18,"items":{"type":"array","minItems":1e9}}},"required":["s","l"]}""")]
+    [InlineData("""{"type":"object","properties":{"x":{"$ref":"#/nowhere"},"y":{"$ref":"https://example.com/s"},"z":{"allOf":[{"$ref":"#"}]}},"required":["x","y","z"]}""")]
+    [InlineData("""{"type":"object","minProperties":1000000,"maxProperties":-3,"properties":{"q":false}}""")]
+    public void A_hostile_schema_gives_bounded_json_without_throwing(string schemaText)
+    {
+        var parameters = Parse(schemaText);
+        for (var seed = 0L; seed < 5; seed++)
+        {
+            var arguments = SimBackend.ExpectedArguments(seed, 0, parameters);
+            Assert.InRange(arguments.Length, 2, 2_000_000);
+            using var parsed = JsonDocument.Parse(arguments);
+            Assert.Equal(JsonValueKind.Object, parsed.RootElement.ValueKind);
+        }
+    }
+
     [Fact]
     public void Arguments_of_later_calls_differ_from_the_first_and_no_parameters_means_an_empty_object()
     {

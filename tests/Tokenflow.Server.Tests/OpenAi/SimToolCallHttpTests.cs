@@ -210,6 +210,22 @@ public sealed class SimToolCallHttpTests
     }
 
     [Fact]
+    public async Task A_schema_that_explodes_is_cut_by_max_tokens_not_a_server_error()
+    {
+        await using var server = await TestServer.StartAsync();
+        var body = JsonNode.Parse("""
+            {"model":"sim","messages":[{"role":"user","content":"go"}],"seed":1,"tool_choice":"required","sim_tool_calls":128,
+             "tools":[{"type":"function","function":{"name":"boom","parameters":
+               {"type":"object","properties":{"a":{"$ref":"#"},"b":{"$ref":"#"},"c":{"$ref":"#"}},"required":["a","b","c"]}}}]}
+            """)!;
+        using var response = await server.Client.PostAsync("/v1/chat/completions", Body(body));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var choice = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("choices")[0];
+        Assert.Equal("length", choice.GetProperty("finish_reason").GetString());
+        Assert.Equal("boom", Assert.Single(MessageCalls(choice.GetProperty("message"))).Name);
+    }
+
+    [Fact]
     public async Task A_websocket_generate_with_tools_streams_the_same_tool_calls()
     {
         await using var server = await TestServer.StartAsync();
