@@ -83,6 +83,13 @@ internal sealed class CompletionRequest
     /// <summary>The deprecated predecessor of <c>tool_choice</c>.</summary>
     [JsonPropertyName("function_call")]
     public JsonElement FunctionCall { get; set; }
+
+    /// <summary>Watches (triggers on partial output); checked by <see cref="WatchRequestParser"/>.</summary>
+    [JsonPropertyName("watch")]
+    public JsonElement Watch { get; set; }
+
+    [JsonPropertyName("cancel_on")]
+    public string? CancelOn { get; set; }
 }
 
 /// <summary>One chat message on the wire.</summary>
@@ -111,6 +118,9 @@ internal sealed class StreamOptionsDto
 {
     [JsonPropertyName("include_usage")]
     public bool? IncludeUsage { get; set; }
+
+    [JsonPropertyName("partial_json")]
+    public bool? PartialJson { get; set; }
 }
 
 /// <summary>Source-generated serialization for the OpenAI request types.</summary>
