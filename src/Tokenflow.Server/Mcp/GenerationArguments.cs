@@ -20,7 +20,8 @@ internal sealed class GenerationArguments
 
     /// <summary>Every argument name the generation tools accept.</summary>
     public static readonly IReadOnlyList<string> Names =
-        ["prompt", "messages", "model", "max_tokens", "temperature", "seed", "stop", "sim_tokens_per_second", "sim_ttft_ms"];
+        ["prompt", "messages", "model", "max_tokens", "temperature", "seed", "stop", "sim_tokens_per_second", "sim_ttft_ms",
+         "tools", "tool_choice", "parallel_tool_calls", "response_format", "sim_tool_calls"];
 
     private readonly CompletionRequestValidator _validator;
     private readonly string _models;
@@ -45,9 +46,12 @@ internal sealed class GenerationArguments
                     "type": "object",
                     "properties": {
                       "role": { "type": "string", "enum": ["system", "developer", "user", "assistant", "tool"] },
-                      "content": { "type": "string" }
+                      "content": { "description": "Text, or an array of {\"type\":\"text\",\"text\"} parts; null for an assistant message that only calls tools.", "type": ["string", "array", "null"] },
+                      "tool_calls": { "type": "array", "description": "An assistant message's calls: [{id, type: \"function\", function: {name, arguments} }].", "items": { "type": "object" } },
+                      "tool_call_id": { "type": "string", "description": "A tool message: the call it answers." },
+                      "name": { "type": "string" }
                     },
-                    "required": ["role", "content"]
+                    "required": ["role"]
                   }
                 },
                 "model": { "type": "string", "description": "Model id. Served here: {{_models}}. Default: {{DefaultModel}}." },
@@ -62,7 +66,12 @@ internal sealed class GenerationArguments
                   ]
                 },
                 "sim_tokens_per_second": { "type": "number", "minimum": 0, "description": "Model 'sim' only: output pace in tokens per second (0 = as fast as possible)." },
-                "sim_ttft_ms": { "type": "integer", "minimum": 0, "maximum": 600000, "description": "Model 'sim' only: delay before the first token, in milliseconds." }
+                "sim_ttft_ms": { "type": "integer", "minimum": 0, "maximum": 600000, "description": "Model 'sim' only: delay before the first token, in milliseconds." },
+                "tools": { "type": "array", "minItems": 1, "description": "Functions the model may call, as in OpenAI chat completions: [{type: \"function\", function: {name, description, parameters} }]. Needs 'messages'.", "items": { "type": "object" } },
+                "tool_choice": { "description": "\"none\", \"auto\", \"required\" or {type: \"function\", function: {name} }.", "anyOf": [{ "type": "string", "enum": ["none", "auto", "required"] }, { "type": "object" }] },
+                "parallel_tool_calls": { "type": "boolean", "description": "Whether the model may make several calls at once (default true)." },
+                "response_format": { "type": "object", "description": "{type: \"text\"}, {type: \"json_object\"} or {type: \"json_schema\", json_schema: {name, schema, strict} }." },
+                "sim_tool_calls": { "type": "integer", "minimum": 1, "maximum": {{ToolRequestParser.MaxSimToolCalls}}, "description": "Model 'sim' only: how many tool calls to make when tools are forced (default 1)." }
               },
               "additionalProperties": false
             }
@@ -90,6 +99,11 @@ internal sealed class GenerationArguments
             Stop = args.Raw("stop"),
             SimTokensPerSecond = args.Number("sim_tokens_per_second"),
             SimTtftMs = (int?)args.Integer("sim_ttft_ms", 0, 600_000),
+            SimToolCalls = (int?)args.Integer("sim_tool_calls", 1, ToolRequestParser.MaxSimToolCalls),
+            Tools = args.Raw("tools"),
+            ToolChoice = args.Raw("tool_choice"),
+            ParallelToolCalls = args.Raw("parallel_tool_calls"),
+            ResponseFormat = args.Raw("response_format"),
             Background = background,
             // Readers of /v1/streams/{id}/events get the usage chunk too.
             Stream = true,
@@ -158,7 +172,14 @@ internal sealed class GenerationArguments
                 return null;
             }
 
-            list.Add(new ChatMessageDto { Role = role.GetString(), Content = item.TryGetProperty("content", out var content) ? content : default });
+            list.Add(new ChatMessageDto
+            {
+                Role = role.GetString(),
+                Content = item.TryGetProperty("content", out var content) ? content : default,
+                ToolCalls = item.TryGetProperty("tool_calls", out var calls) ? calls : default,
+                ToolCallId = item.TryGetProperty("tool_call_id", out var callId) ? callId : default,
+                Name = item.TryGetProperty("name", out var name) ? name : default,
+            });
             index++;
         }
 
