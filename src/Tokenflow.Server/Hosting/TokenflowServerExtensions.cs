@@ -7,6 +7,7 @@ using Tokenflow.Core.Streams;
 using Tokenflow.Redis;
 using Tokenflow.Server.Durable;
 using Tokenflow.Server.Mcp;
+using Tokenflow.Server.Anthropic;
 using Tokenflow.Server.OpenAi;
 using Tokenflow.Server.Streams;
 using Tokenflow.Server.WebSockets;
@@ -39,6 +40,7 @@ public static class TokenflowServerExtensions
         });
         services.AddApiKeyAuthentication();
         services.AddSingleton<CompletionRequestValidator>();
+        services.AddSingleton<Anthropic.MessagesRequestParser>();
         services.AddTokenflowMcp();
         services.AddDurableStreams(configuration);
         services.AddOptions<DurableStreamOptions>()
@@ -67,6 +69,7 @@ public static class TokenflowServerExtensions
         group.MapModels();
         group.MapChatCompletions();
         group.MapCompletions();
+        group.MapMessages();
         group.MapStreams();
         group.MapTokenflowWebSocket();
         group.MapTokenflowMcp();
