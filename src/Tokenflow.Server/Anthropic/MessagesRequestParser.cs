@@ -93,6 +93,8 @@ internal sealed class MessagesRequestParser(ModelCatalog catalog, IOptions<Token
             Seed = seed,
             Tools = tools,
             ToolChoice = toolChoice,
+            SimTokensPerSecond = root.TryGetProperty("sim_tokens_per_second", out var tps) && tps.TryGetDouble(out var rate) && double.IsFinite(rate) && rate > 0 ? rate : 0,
+            SimTtftMs = root.TryGetProperty("sim_ttft_ms", out var ttft) && ttft.TryGetInt32(out var ttftMs) && ttftMs is > 0 and <= 600_000 ? ttftMs : 0,
         };
         var generation = new GenerationOptions
         {

@@ -9,6 +9,7 @@ using Tokenflow.Server.Durable;
 using Tokenflow.Server.Mcp;
 using Tokenflow.Server.Anthropic;
 using Tokenflow.Server.OpenAi;
+using Tokenflow.Server.Responses;
 using Tokenflow.Server.Streams;
 using Tokenflow.Server.WebSockets;
 
@@ -41,6 +42,7 @@ public static class TokenflowServerExtensions
         services.AddApiKeyAuthentication();
         services.AddSingleton<CompletionRequestValidator>();
         services.AddSingleton<Anthropic.MessagesRequestParser>();
+        services.AddSingleton<Responses.ResponsesRequestParser>();
         services.AddTokenflowMcp();
         services.AddDurableStreams(configuration);
         services.AddOptions<DurableStreamOptions>()
@@ -70,6 +72,7 @@ public static class TokenflowServerExtensions
         group.MapChatCompletions();
         group.MapCompletions();
         group.MapMessages();
+        group.MapResponses();
         group.MapStreams();
         group.MapTokenflowWebSocket();
         group.MapTokenflowMcp();
