@@ -82,6 +82,17 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
     /// requested. Ends at an end-of-generation token, after <see cref="BackendRequest.MaxTokens"/>, or when
     /// the context window is full. Cancelling (or disposing the enumerator) frees the request's place in
     /// the context before the next decode step.
+    /// <para>
+    /// <see cref="BackendRequest.ResponseFormat"/> <c>json_object</c>/<c>json_schema</c> and a forced tool call
+    /// (<see cref="ToolChoiceMode.Required"/> or <see cref="ToolChoiceMode.Function"/>) constrain sampling with a
+    /// llama.cpp grammar built from the schema; the output then ends when its JSON value closes. A forced call
+    /// is yielded as <see cref="TokenPiece.ToolCallStart"/> (once the function's name is complete) and
+    /// <see cref="TokenPiece.ToolCallArguments"/> pieces whose bytes concatenated are the arguments JSON; the
+    /// backend sets <see cref="BackendRequest.FinishReason"/> (tool_calls, or length when cut) and
+    /// <see cref="BackendRequest.CompletionTokens"/>. <see cref="ToolChoiceMode.Auto"/> and
+    /// <see cref="ToolChoiceMode.None"/> leave the output free text. A schema the grammar cannot express
+    /// throws <see cref="ModelBackendException"/> with status 400 and code <c>unsupported_schema</c>.
+    /// </para>
     /// </remarks>
     public async IAsyncEnumerable<TokenPiece> GenerateAsync(BackendRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
