@@ -13,8 +13,8 @@ namespace Tokenflow.LlamaCpp.Grammar;
 /// </summary>
 /// <remarks>
 /// Supported: <c>type</c> (also as an array), object <c>properties</c> (emitted in schema order) with
-/// <c>required</c>, <c>additionalProperties</c> (extra properties are never generated, which every value of the
-/// keyword allows), string <c>minLength</c>/<c>maxLength</c> and <c>format</c> date, time, date-time and uuid,
+/// <c>required</c>, <c>additionalProperties</c> (beside declared properties extras are never generated, which every
+/// value of the keyword allows; without declared ones it is a map of its values), string <c>minLength</c>/<c>maxLength</c> and <c>format</c> date, time, date-time and uuid,
 /// integer <c>minimum</c>/<c>maximum</c>/<c>exclusiveMinimum</c>/<c>exclusiveMaximum</c>, number
 /// <c>minimum: 0</c>, <c>enum</c>, <c>const</c>, array <c>items</c>/<c>minItems</c>/<c>maxItems</c>,
 /// <c>anyOf</c>/<c>oneOf</c> (as alternatives), <c>$ref</c> to <c>#</c>, <c>#/$defs/…</c> or
@@ -384,9 +384,20 @@ internal sealed class JsonSchemaGrammar
 
         if (declared.Count == 0)
         {
-            return schema.TryGetProperty("additionalProperties", out var additional) && additional.ValueKind == JsonValueKind.False
-                ? "\"{}\""
-                : AddPrimitive("object");
+            if (!schema.TryGetProperty("additionalProperties", out var additional) || additional.ValueKind == JsonValueKind.True)
+            {
+                return AddPrimitive("object");
+            }
+
+            if (additional.ValueKind == JsonValueKind.False)
+            {
+                return "\"{}\"";
+            }
+
+            // A map: any keys, every value valid against additionalProperties.
+            var value = Visit(additional, Join(name, "additional"), pointer + "/additionalProperties");
+            var entry = AddRule(Join(name, "additional-kv"), AddPrimitive("string") + " \":\" " + value);
+            return "\"{\" " + Repetition(entry, 0, null, "\",\"") + " \"}\"";
         }
 
         var body = new StringBuilder("\"{\" ");

@@ -45,6 +45,17 @@ public sealed class JsonSchemaGrammarTests(GrammarModelFixture model) : IClassFi
     }
 
     [Fact]
+    public void An_object_of_additional_properties_only_is_a_map_of_valid_values()
+    {
+        var grammar = Build("""{"type":"object","additionalProperties":{"type":"integer"}}""");
+
+        Assert.Contains("""root ::= "{" ( additional-kv ( "," additional-kv )* )? "}" """.TrimEnd(), grammar);
+        Assert.Contains("""additional-kv ::= string ":" additional""", grammar);
+        Assert.Contains("additional ::= integer", grammar);
+        Assert.True(model.Parses(grammar), grammar);
+    }
+
+    [Fact]
     public void Strings_take_enum_const_length_and_known_formats()
     {
         var grammar = Build("""
