@@ -388,11 +388,16 @@ internal sealed partial class LlamaCppEngine : IDisposable
 
                 // The grammar allows nothing after the top-level value: end now rather than decode once more
                 // only to sample the end-of-generation token.
-                if (sequence.ValueEnd is { } valueEnd && valueEnd.Feed(_pieceBuffer.AsSpan(0, TokenToPiece(token, ref _pieceBuffer))))
+                if (sequence.ValueEnd is { } valueEnd)
                 {
-                    sequence.EndedByModel = true;
-                    sequence.End();
-                    continue;
+                    // Length first: TokenToPiece may replace the buffer.
+                    var length = TokenToPiece(token, ref _pieceBuffer);
+                    if (valueEnd.Feed(_pieceBuffer.AsSpan(0, length)))
+                    {
+                        sequence.EndedByModel = true;
+                        sequence.End();
+                        continue;
+                    }
                 }
 
                 // Full window: prompt plus generated tokens fill it (this token is not decoded, but clients
