@@ -3,6 +3,8 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tokenflow.Core.Backends;
+using Tokenflow.Core.Streams;
+using Tokenflow.LlamaCpp.Grammar;
 using Tokenflow.LlamaCpp.Inference;
 using Tokenflow.LlamaCpp.ModelFiles;
 using Tokenflow.LlamaCpp.Native;
@@ -80,14 +82,27 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
     /// requested. Ends at an end-of-generation token, after <see cref="BackendRequest.MaxTokens"/>, or when
     /// the context window is full. Cancelling (or disposing the enumerator) frees the request's place in
     /// the context before the next decode step.
+    /// <para>
+    /// <see cref="BackendRequest.ResponseFormat"/> <c>json_object</c>/<c>json_schema</c> and a forced tool call
+    /// (<see cref="ToolChoiceMode.Required"/> or <see cref="ToolChoiceMode.Function"/>) constrain sampling with a
+    /// llama.cpp grammar built from the schema; the output then ends when its JSON value closes. A forced call
+    /// is yielded as <see cref="TokenPiece.ToolCallStart"/> (once the function's name is complete) and
+    /// <see cref="TokenPiece.ToolCallArguments"/> pieces whose bytes concatenated are the arguments JSON; the
+    /// backend sets <see cref="BackendRequest.FinishReason"/> (tool_calls, or length when cut) and
+    /// <see cref="BackendRequest.CompletionTokens"/>. <see cref="ToolChoiceMode.Auto"/> and
+    /// <see cref="ToolChoiceMode.None"/> leave the output free text. A schema the grammar cannot express
+    /// throws <see cref="ModelBackendException"/> with status 400 and code <c>unsupported_schema</c>.
+    /// </para>
     /// </remarks>
     public async IAsyncEnumerable<TokenPiece> GenerateAsync(BackendRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        var constraint = GetConstraint(request);
         var engine = await GetEngineAsync(cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
-        var sequence = engine.Submit(request);
+        var sequence = Submit(engine, request, constraint);
         request.PromptTokens = sequence.Prompt.Length;
+        var toolCall = constraint?.ToolCalls is { } targets ? new ToolCallStream(targets, NewToolCallId(request.Seed)) : null;
         using var registration = cancellationToken.UnsafeRegister(static (state, _) => Cancel(((InferenceSequence, LlamaCppEngine))state!), (sequence, engine));
         try
         {
@@ -100,8 +115,28 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
                     // The inference thread may be waiting for this reader to make room.
                     engine.Wake();
                     var length = engine.TokenToPiece(token, ref buffer);
-                    yield return new TokenPiece(buffer.AsMemory(0, length), (int)token);
+                    if (toolCall is null)
+                    {
+                        yield return new TokenPiece(buffer.AsMemory(0, length), (int)token);
+                    }
+                    else if (toolCall.TryFeed(buffer.AsSpan(0, length), (int)token, out var piece))
+                    {
+                        yield return piece;
+                    }
+
                     cancellationToken.ThrowIfCancellationRequested();
+                }
+            }
+
+            if (toolCall is not null)
+            {
+                // Pieces are not tokens here (the wrapper's tokens are not passed on): report the true count,
+                // and why the call ended, since the generation cannot tell a cut-off call from a finished one.
+                request.CompletionTokens = sequence.Generated;
+                request.FinishReason = sequence.EndedByModel ? FinishReason.ToolCalls : FinishReason.Length;
+                if (toolCall.TryFinish(sequence.EndedByModel, out var last))
+                {
+                    yield return last;
                 }
             }
         }
@@ -156,6 +191,45 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
                 TaskContinuationOptions.None,
                 TaskScheduler.Default);
         }
+    }
+
+    private static OutputConstraint? GetConstraint(BackendRequest request)
+    {
+        try
+        {
+            return OutputConstraint.For(request);
+        }
+        catch (SchemaNotSupportedException ex)
+        {
+            throw new ModelBackendException(new StreamError(ex.Message, "invalid_request_error", "unsupported_schema") { Status = 400 }, ex);
+        }
+    }
+
+    private static InferenceSequence Submit(LlamaCppEngine engine, BackendRequest request, OutputConstraint? constraint)
+    {
+        try
+        {
+            return engine.Submit(request, constraint);
+        }
+        catch (InvalidGrammarException ex)
+        {
+            throw new ModelBackendException(new StreamError(ex.Message, "invalid_request_error", "unsupported_schema") { Status = 400 }, ex);
+        }
+    }
+
+    /// <summary>An OpenAI-style tool call id (<c>call_</c> + 24 letters and digits); reproducible for a seeded request.</summary>
+    private static string NewToolCallId(long? seed)
+    {
+        const string Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        var random = seed is { } s ? new Random(unchecked((int)(s ^ (s >> 32)))) : Random.Shared;
+        return string.Create(29, random, static (chars, random) =>
+        {
+            "call_".CopyTo(chars);
+            for (var i = 5; i < chars.Length; i++)
+            {
+                chars[i] = Alphabet[random.Next(Alphabet.Length)];
+            }
+        });
     }
 
     private static void Cancel((InferenceSequence Sequence, LlamaCppEngine Engine) state)

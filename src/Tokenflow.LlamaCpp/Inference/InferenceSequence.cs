@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using LLama.Native;
 using LLama.Sampling;
+using Tokenflow.LlamaCpp.Grammar;
 
 namespace Tokenflow.LlamaCpp.Inference;
 
@@ -27,12 +28,22 @@ internal sealed class InferenceSequence
     private int _cancelled;
     private int _ended;
 
-    public InferenceSequence(LLamaToken[] prompt, ISamplingPipeline sampler, int maxTokens)
+    public InferenceSequence(LLamaToken[] prompt, ISamplingPipeline sampler, int maxTokens, JsonValueEnd? valueEnd = null)
     {
         Prompt = prompt;
         Sampler = sampler;
         MaxTokens = maxTokens;
+        ValueEnd = valueEnd;
     }
+
+    /// <summary>For grammar-constrained JSON output: tells when the top-level value is complete, which ends the sequence.</summary>
+    public JsonValueEnd? ValueEnd { get; }
+
+    /// <summary>
+    /// True when the model itself ended (an end-of-generation token, or the end of its grammar), false when a
+    /// limit (max tokens, the context window) or the reader did; read once <see cref="Tokens"/> completed.
+    /// </summary>
+    public bool EndedByModel { get; set; }
 
     /// <summary>The prompt tokens, BOS included.</summary>
     public LLamaToken[] Prompt { get; }

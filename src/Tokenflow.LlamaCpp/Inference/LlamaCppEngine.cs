@@ -5,6 +5,7 @@ using LLama.Native;
 using LLama.Sampling;
 using Microsoft.Extensions.Logging;
 using Tokenflow.Core.Backends;
+using Tokenflow.LlamaCpp.Grammar;
 
 namespace Tokenflow.LlamaCpp.Inference;
 
@@ -37,6 +38,7 @@ internal sealed partial class LlamaCppEngine : IDisposable
     private readonly LLamaBatch _batch = new();
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly int _batchSize;
+    private byte[] _pieceBuffer = new byte[64];
     private volatile bool _stopping;
     private volatile bool _closed;
     private int _activeCount;
@@ -135,17 +137,37 @@ internal sealed partial class LlamaCppEngine : IDisposable
     /// Queues a request: tokenizes its prompt (on the calling thread) and returns its sequence, whose
     /// tokens arrive on <see cref="InferenceSequence.Tokens"/>.
     /// </summary>
-    public InferenceSequence Submit(BackendRequest request)
+    /// <param name="request">The request.</param>
+    /// <param name="constraint">The grammar its output must follow, if any.</param>
+    /// <exception cref="InvalidGrammarException">llama.cpp rejects the constraint's grammar.</exception>
+    public InferenceSequence Submit(BackendRequest request, OutputConstraint? constraint = null)
     {
         // Leave room to generate: the requested tokens, but never more than half the window.
         var room = Math.Clamp(request.MaxTokens, 1, Math.Max(1, ContextLength / 2));
-        var prompt = Prompts.Build(request, ContextLength - room);
-        return Submit(prompt, CreateSampler(request), request.MaxTokens);
+        var prompt = Prompts.Build(request, ContextLength - room, constraint);
+        if (constraint is null)
+        {
+            return Submit(prompt, CreateSampler(request), request.MaxTokens, null);
+        }
+
+        if (!LlamaGrammarNative.Parses(_weights.NativeHandle, constraint.Grammar))
+        {
+            throw new InvalidGrammarException(constraint.Grammar);
+        }
+
+        var sampler = new GrammarSamplingPipeline
+        {
+            Grammar = constraint.Grammar,
+            Temperature = request.Temperature ?? _options.DefaultTemperature,
+            TopP = request.TopP ?? _options.DefaultTopP,
+            Seed = SeedOf(request),
+        };
+        return Submit(prompt, sampler, request.MaxTokens, new JsonValueEnd());
     }
 
-    private InferenceSequence Submit(LLamaToken[] prompt, ISamplingPipeline sampler, int maxTokens)
+    private InferenceSequence Submit(LLamaToken[] prompt, ISamplingPipeline sampler, int maxTokens, JsonValueEnd? valueEnd)
     {
-        var sequence = new InferenceSequence(prompt, sampler, Math.Max(1, maxTokens));
+        var sequence = new InferenceSequence(prompt, sampler, Math.Max(1, maxTokens), valueEnd);
         _incoming.Enqueue(sequence);
         if (_closed)
         {
@@ -202,9 +224,12 @@ internal sealed partial class LlamaCppEngine : IDisposable
             TopP = request.TopP ?? _options.DefaultTopP,
             MinP = 0.05f,
             TopK = 40,
-            Seed = request.Seed is { } seed ? unchecked((uint)(seed ^ (seed >> 32))) : (uint)Random.Shared.NextInt64(uint.MaxValue + 1L),
+            Seed = SeedOf(request),
         };
     }
+
+    private static uint SeedOf(BackendRequest request)
+        => request.Seed is { } seed ? unchecked((uint)(seed ^ (seed >> 32))) : (uint)Random.Shared.NextInt64(uint.MaxValue + 1L);
 
     private void Run()
     {
@@ -354,11 +379,26 @@ internal sealed partial class LlamaCppEngine : IDisposable
                 var token = sequence.Sampler.Sample(_context.NativeHandle, sequence.LogitsIndex);
                 if (token.IsEndOfGeneration(_vocab))
                 {
+                    sequence.EndedByModel = true;
                     sequence.End();
                     continue;
                 }
 
                 sequence.Emit(token);
+
+                // The grammar allows nothing after the top-level value: end now rather than decode once more
+                // only to sample the end-of-generation token.
+                if (sequence.ValueEnd is { } valueEnd)
+                {
+                    // Length first: TokenToPiece may replace the buffer.
+                    var length = TokenToPiece(token, ref _pieceBuffer);
+                    if (valueEnd.Feed(_pieceBuffer.AsSpan(0, length)))
+                    {
+                        sequence.EndedByModel = true;
+                        sequence.End();
+                        continue;
+                    }
+                }
 
                 // Full window: prompt plus generated tokens fill it (this token is not decoded, but clients
                 // count it, so usage never exceeds the context length).

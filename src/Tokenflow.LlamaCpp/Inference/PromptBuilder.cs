@@ -4,6 +4,7 @@ using LLama.Exceptions;
 using LLama.Native;
 using Microsoft.Extensions.Logging;
 using Tokenflow.Core.Backends;
+using Tokenflow.LlamaCpp.Grammar;
 
 namespace Tokenflow.LlamaCpp.Inference;
 
@@ -36,11 +37,12 @@ internal sealed partial class PromptBuilder
     /// Tokenizes the request's prompt. When it is longer than <paramref name="maxTokens"/>, its start is
     /// dropped (BOS kept) so that the most recent text stays in the context window.
     /// </summary>
-    public LLamaToken[] Build(BackendRequest request, int maxTokens)
+    public LLamaToken[] Build(BackendRequest request, int maxTokens, OutputConstraint? constraint = null)
     {
         LLamaToken[] tokens;
-        if (request.Messages is { } messages)
+        if (request.Messages is { } original)
         {
+            var messages = WithToolInstructions(original, request.Tools, constraint);
             tokens = ApplyTemplate(messages) is { } templated
                 ? DropDoubleBos(Tokenize(templated, special: true))
                 : Tokenize(PlainText(messages), special: false);
@@ -68,7 +70,7 @@ internal sealed partial class PromptBuilder
         {
             foreach (var message in messages)
             {
-                if (IsSystem(message.Role) != system || message.Content.Length == 0)
+                if (IsSystem(message.Role) != system || (message.Content.Length == 0 && message.ToolCalls is not { Count: > 0 }))
                 {
                     continue;
                 }
@@ -78,13 +80,71 @@ internal sealed partial class PromptBuilder
                     text.Append('\n');
                 }
 
-                text.Append(message.Content);
+                text.Append(Render(message));
             }
         }
 
         return text.ToString();
 
         static bool IsSystem(string role) => role is "system" or "developer";
+    }
+
+    /// <summary>
+    /// A message's text for the prompt: its content, then (for an assistant message that called tools) one
+    /// line per call in the JSON form a constrained tool call is generated in.
+    /// </summary>
+    internal static string Render(ChatMessage message)
+    {
+        if (message.ToolCalls is not { Count: > 0 } calls)
+        {
+            return message.Content;
+        }
+
+        var text = new StringBuilder(message.Content);
+        foreach (var call in calls)
+        {
+            if (text.Length > 0)
+            {
+                text.Append('\n');
+            }
+
+            text.Append("{\"name\":").Append(JsonSchemaGrammar.CompactJson(call.Name)).Append(",\"arguments\":")
+                .Append(call.Arguments.Length > 0 ? call.Arguments : "{}").Append('}');
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// For a forced tool call, a system message first that lists the functions (name, description, parameter
+    /// schema) and the answer's form, so that a model that follows instructions picks sensible arguments; the
+    /// grammar enforces the form either way.
+    /// </summary>
+    internal static IReadOnlyList<ChatMessage> WithToolInstructions(IReadOnlyList<ChatMessage> messages, IReadOnlyList<ToolDefinition>? tools, OutputConstraint? constraint)
+    {
+        if (constraint?.ToolCalls is not { } targets || tools is null)
+        {
+            return messages;
+        }
+
+        var text = new StringBuilder("Answer with a call of ")
+            .Append(targets.Count == 1 ? "this function" : "one of these functions")
+            .Append(", written as JSON {\"name\":\"<function>\",\"arguments\":{...}}:");
+        foreach (var tool in tools.Where(t => targets.Any(target => target.Name == t.Name)))
+        {
+            text.Append("\n- ").Append(tool.Name);
+            if (tool.Description is { Length: > 0 } description)
+            {
+                text.Append(": ").Append(description);
+            }
+
+            if (tool.Parameters is { } parameters)
+            {
+                text.Append(" Parameters: ").Append(parameters.GetRawText());
+            }
+        }
+
+        return [new ChatMessage("system", text.ToString()), .. messages];
     }
 
     private string? ApplyTemplate(IReadOnlyList<ChatMessage> messages)
@@ -97,7 +157,7 @@ internal sealed partial class PromptBuilder
         var template = new LLamaTemplate(ChatTemplate) { AddAssistant = true };
         foreach (var message in messages)
         {
-            template.Add(message.Role, message.Content);
+            template.Add(message.Role, Render(message));
         }
 
         try

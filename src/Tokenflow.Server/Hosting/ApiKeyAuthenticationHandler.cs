@@ -8,9 +8,10 @@ using Tokenflow.Server.OpenAi;
 namespace Tokenflow.Server.Hosting;
 
 /// <summary>
-/// Authenticates <c>Authorization: Bearer &lt;key&gt;</c> against the configured API keys. A match yields a
-/// principal whose <see cref="ClaimTypes.NameIdentifier"/> is the key's owner id (<see cref="ApiKeys.OwnerId"/>);
-/// a challenge answers 401 with the OpenAI error object, as OpenAI does.
+/// Authenticates <c>Authorization: Bearer &lt;key&gt;</c> (or Anthropic's <c>x-api-key</c>) against the configured
+/// API keys. A match yields a principal whose <see cref="ClaimTypes.NameIdentifier"/> is the key's owner id
+/// (<see cref="ApiKeys.OwnerId"/>); a challenge answers 401 with the OpenAI error object, as OpenAI does (on
+/// <c>/v1/messages</c>, Anthropic's error shape).
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(IOptionsMonitor<ApiKeyAuthenticationOptions> options, ILoggerFactory logger, UrlEncoder encoder)
     : AuthenticationHandler<ApiKeyAuthenticationOptions>(options, logger, encoder)
@@ -45,12 +46,15 @@ internal sealed class ApiKeyAuthenticationHandler(IOptionsMonitor<ApiKeyAuthenti
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var message = BearerKey().Length == 0 ? "Missing API key: send 'Authorization: Bearer <key>'." : "Incorrect API key provided.";
-        return new OpenAiError(StatusCodes.Status401Unauthorized, message, "invalid_request_error", null, "invalid_api_key").WriteResponseAsync(Response);
+        var error = new OpenAiError(StatusCodes.Status401Unauthorized, message, "invalid_request_error", null, "invalid_api_key");
+        return Request.Path.StartsWithSegments("/v1/messages", StringComparison.Ordinal)
+            ? Anthropic.AnthropicError.WriteResponseAsync(Response, error)
+            : error.WriteResponseAsync(Response);
     }
 
     private string BearerKey()
     {
         var header = Request.Headers.Authorization.ToString();
-        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : string.Empty;
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : Request.Headers["x-api-key"].ToString().Trim();
     }
 }

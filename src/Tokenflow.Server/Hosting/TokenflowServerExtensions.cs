@@ -7,7 +7,9 @@ using Tokenflow.Core.Streams;
 using Tokenflow.Redis;
 using Tokenflow.Server.Durable;
 using Tokenflow.Server.Mcp;
+using Tokenflow.Server.Anthropic;
 using Tokenflow.Server.OpenAi;
+using Tokenflow.Server.Responses;
 using Tokenflow.Server.Streams;
 using Tokenflow.Server.WebSockets;
 
@@ -39,6 +41,8 @@ public static class TokenflowServerExtensions
         });
         services.AddApiKeyAuthentication();
         services.AddSingleton<CompletionRequestValidator>();
+        services.AddSingleton<Anthropic.MessagesRequestParser>();
+        services.AddSingleton<Responses.ResponsesRequestParser>();
         services.AddTokenflowMcp();
         services.AddDurableStreams(configuration);
         services.AddOptions<DurableStreamOptions>()
@@ -67,6 +71,8 @@ public static class TokenflowServerExtensions
         group.MapModels();
         group.MapChatCompletions();
         group.MapCompletions();
+        group.MapMessages();
+        group.MapResponses();
         group.MapStreams();
         group.MapTokenflowWebSocket();
         group.MapTokenflowMcp();

@@ -72,6 +72,19 @@ internal static class StreamEndpoints
 
         await using (reader)
         {
+            if (descriptor.Metadata == Anthropic.MessagesRequest.Metadata)
+            {
+                // A Messages stream replays in Anthropic's framing; to continue its block numbering the
+                // events before 'after' are read again, silently.
+                var whole = after == 0 ? null : (await streams.OpenAsync(id, 0, ApiKeys.OwnerOf(context), context.RequestAborted)).Reader;
+                await using (whole)
+                {
+                    await Anthropic.MessagesEndpoints.WriteEventStreamAsync(context, whole ?? reader, descriptor.Model, after, options.Value.HeartbeatInterval, time);
+                }
+
+                return;
+            }
+
             var (kind, includeUsage, partialJson) = ReplayFormat.Decode(descriptor.Metadata);
             using var writer = new ChunkSseWriter(context.Response.BodyWriter, kind, id, descriptor.Model, descriptor.Created, includeUsage, partialJson);
             await ChunkStreamResponse.WriteEventStreamAsync(context, reader, writer, options.Value.HeartbeatInterval, time);

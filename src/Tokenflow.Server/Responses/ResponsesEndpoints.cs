@@ -1,0 +1,264 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Tokenflow.Core.Generation;
+using Tokenflow.Core.Streams;
+using Tokenflow.Server.Hosting;
+using Tokenflow.Server.OpenAi;
+
+namespace Tokenflow.Server.Responses;
+
+/// <summary>
+/// The OpenAI Responses API on the same streams as every other door: <c>POST /v1/responses</c> (streaming and
+/// not, <c>background</c>), <c>GET /v1/responses/{id}</c> (the response object as it stands),
+/// <c>GET /v1/responses/{id}?stream=true&amp;starting_after=N</c> (replay after sequence number N, then live) and
+/// <c>POST /v1/responses/{id}/cancel</c>. The response id (<c>resp_…</c>) is a stream id.
+/// </summary>
+internal static class ResponsesEndpoints
+{
+    private static readonly TimeSpan CancelWait = TimeSpan.FromSeconds(5);
+
+    public static RouteGroupBuilder MapResponses(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/v1/responses");
+        group.MapPost(string.Empty, CreateAsync);
+        group.MapGet("/{id}", GetAsync);
+        group.MapPost("/{id}/cancel", CancelAsync);
+        return group;
+    }
+
+    private static async Task CreateAsync(HttpContext context, ResponsesRequestParser parser, GenerationRunner runner, IStreamStore store, IOptions<TokenflowOptions> options, TimeProvider time)
+    {
+        ResponsesRequest? request = null;
+        OpenAiError? error;
+        try
+        {
+            using var body = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted);
+            error = parser.Parse(body.RootElement, ApiKeys.OwnerOf(context), out request);
+        }
+        catch (JsonException ex)
+        {
+            error = OpenAiError.Invalid($"The request body is not valid JSON: {ex.Message}", null, "invalid_json");
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            error = OpenAiError.TooLarge(options.Value.MaxRequestBodyBytes);
+        }
+
+        if (error is not null)
+        {
+            await error.WriteResponseAsync(context.Response);
+            return;
+        }
+
+        var start = await runner.StartAsync(request!.Model, request.Backend, request.Generation, context.RequestAborted);
+        if (start.Status != StreamCreateStatus.Created)
+        {
+            await OpenAiError.StartRefused(start.Status).WriteResponseAsync(context.Response);
+            return;
+        }
+
+        var (_, reader) = await store.OpenReaderAsync(start.StreamId!, 0, CancellationToken.None);
+        await using (reader!)
+        {
+            var state = new ResponseState(start.StreamId!, request.Model.Id, start.Created);
+            if (request.Stream)
+            {
+                await WriteEventStreamAsync(context, reader!, state, -1, fresh: true, options.Value.HeartbeatInterval, time);
+            }
+            else if (request.Generation.Background)
+            {
+                // Background: answer at once with the queued response; poll or stream it by id.
+                await WriteObjectAsync(context, state);
+            }
+            else
+            {
+                await ReadToEndAsync(reader!, state, context.RequestAborted);
+                await WriteObjectAsync(context, state);
+            }
+        }
+    }
+
+    private static async Task GetAsync(HttpContext context, string id, StreamAccess streams, IOptions<TokenflowOptions> options, TimeProvider time)
+    {
+        var query = context.Request.Query;
+        var stream = query["stream"].ToString() is "true" or "1";
+        var startingAfter = -1L;
+        if (query["starting_after"].ToString() is { Length: > 0 } after && (!long.TryParse(after, NumberStyles.None, CultureInfo.InvariantCulture, out startingAfter) || startingAfter < 0))
+        {
+            await OpenAiError.Invalid($"'starting_after' must be a non-negative sequence number (got '{after}').", "starting_after", "invalid_value").WriteResponseAsync(context.Response);
+            return;
+        }
+
+        var (status, reader, descriptor) = await streams.OpenAsync(id, 0, ApiKeys.OwnerOf(context), context.RequestAborted);
+        if (reader is null || descriptor is null || descriptor.Metadata != ResponsesRequest.Metadata)
+        {
+            await using (reader)
+            {
+                await (status == StreamOpenStatus.Truncated
+                    ? OpenAiError.NotRetained(id, 0)
+                    : new OpenAiError(StatusCodes.Status404NotFound, $"No response with id '{id}'.", "invalid_request_error", "id", "response_not_found")).WriteResponseAsync(context.Response);
+            }
+
+            return;
+        }
+
+        await using (reader)
+        {
+            var state = new ResponseState(id, descriptor.Model, descriptor.Created);
+            if (stream)
+            {
+                await WriteEventStreamAsync(context, reader, state, startingAfter, fresh: true, options.Value.HeartbeatInterval, time);
+                return;
+            }
+
+            // What the store holds now, without waiting for more.
+            while (!state.Ended && reader.TryRead(out var item))
+            {
+                state.Add(in item, static (_, _) => { });
+            }
+
+            await WriteObjectAsync(context, state);
+        }
+    }
+
+    private static async Task CancelAsync(HttpContext context, string id, StreamAccess streams)
+    {
+        var descriptor = await streams.FindAsync(id, ApiKeys.OwnerOf(context), context.RequestAborted);
+        if (descriptor is null || descriptor.Metadata != ResponsesRequest.Metadata)
+        {
+            await new OpenAiError(StatusCodes.Status404NotFound, $"No response with id '{id}'.", "invalid_request_error", "id", "response_not_found").WriteResponseAsync(context.Response);
+            return;
+        }
+
+        await streams.CancelAsync(id, ApiKeys.OwnerOf(context), CancelWait, context.RequestAborted);
+        var (_, reader, _) = await streams.OpenAsync(id, 0, ApiKeys.OwnerOf(context), context.RequestAborted);
+        await using (reader)
+        {
+            var state = new ResponseState(id, descriptor.Model, descriptor.Created);
+            while (reader is not null && !state.Ended && reader.TryRead(out var item))
+            {
+                state.Add(in item, static (_, _) => { });
+            }
+
+            await WriteObjectAsync(context, state);
+        }
+    }
+
+    private static async Task ReadToEndAsync(IStreamReader reader, ResponseState state, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!state.Ended && await reader.WaitToReadAsync(cancellationToken))
+            {
+                while (!state.Ended && reader.TryRead(out var item))
+                {
+                    state.Add(in item, static (_, _) => { });
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client left; the response object is not sent.
+        }
+    }
+
+    private static async Task WriteObjectAsync(HttpContext context, ResponseState state)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var w = new Utf8JsonWriter(buffer, JsonWriting.Options))
+        {
+            state.WriteResponse(w);
+        }
+
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "application/json";
+        await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// Streams the Responses events with <c>sequence_number</c> (and SSE <c>id</c>) above <paramref name="startingAfter"/>:
+    /// the sequence is re-derived from the log start, so a replay numbers every event as the original did.
+    /// </summary>
+    private static async Task WriteEventStreamAsync(HttpContext context, IStreamReader reader, ResponseState state, long startingAfter, bool fresh, TimeSpan heartbeat, TimeProvider time)
+    {
+        var response = context.Response;
+        var cancellationToken = context.RequestAborted;
+        var output = response.BodyWriter;
+        response.StatusCode = StatusCodes.Status200OK;
+        EventStreamResponse.Prepare(context);
+        response.Headers["X-Stream-Id"] = reader.StreamId;
+        using var json = new Utf8JsonWriter(Stream.Null, JsonWriting.Fragment);
+        var sequence = -1L;
+        void Sink(string type, Action<Utf8JsonWriter> fields)
+        {
+            if (++sequence <= startingAfter)
+            {
+                return;
+            }
+
+            output.Write("id: "u8);
+            Utf8Formatter.TryFormat(sequence, output.GetSpan(20), out var written);
+            output.Advance(written);
+            output.Write("\nevent: "u8);
+            output.Write(System.Text.Encoding.UTF8.GetBytes(type));
+            output.Write("\ndata: "u8);
+            json.Reset(output);
+            json.WriteStartObject();
+            json.WriteString("type"u8, type);
+            fields(json);
+            json.WriteNumber("sequence_number"u8, sequence);
+            json.WriteEndObject();
+            json.Flush();
+            output.Write("\n\n"u8);
+        }
+
+        try
+        {
+            await response.StartAsync(cancellationToken);
+            if (fresh)
+            {
+                state.Start(Sink);
+            }
+
+            var lastWrite = time.GetTimestamp();
+            using var timer = time.CreateTimer(static s => ((IStreamReader)s!).Interrupt(), reader, heartbeat / 3, heartbeat / 3);
+            await output.FlushAsync(cancellationToken);
+            while (!state.Ended && await reader.WaitToReadAsync(cancellationToken))
+            {
+                var any = false;
+                while (!state.Ended && reader.TryRead(out var item))
+                {
+                    state.Add(in item, Sink);
+                    any = true;
+                }
+
+                if (any)
+                {
+                    lastWrite = time.GetTimestamp();
+                }
+                else if (time.GetElapsedTime(lastWrite) >= heartbeat)
+                {
+                    output.Write(": ping\n\n"u8);
+                    lastWrite = time.GetTimestamp();
+                }
+
+                var flush = await output.FlushAsync(cancellationToken);
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client went away; disposing the reader detaches it (grace rules apply).
+        }
+        catch (IOException)
+        {
+            // The connection broke while writing: same as a disconnect.
+        }
+    }
+}

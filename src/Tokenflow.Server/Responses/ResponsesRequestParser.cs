@@ -1,0 +1,281 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Tokenflow.Core.Backends;
+using Tokenflow.Core.Generation;
+using Tokenflow.Server.Hosting;
+using Tokenflow.Server.OpenAi;
+
+namespace Tokenflow.Server.Responses;
+
+/// <summary>
+/// Reads a <c>POST /v1/responses</c> body (OpenAI Responses API): <c>input</c> as a string or items (messages
+/// with <c>input_text</c>/<c>output_text</c> parts, <c>function_call</c>, <c>function_call_output</c>),
+/// <c>instructions</c>, <c>max_output_tokens</c>, <c>temperature</c>, <c>top_p</c>, <c>stream</c>,
+/// <c>background</c>, function <c>tools</c>, <c>tool_choice</c>, <c>text.format</c>, and Tokenflow's <c>seed</c>.
+/// Anything a backend here cannot honour (image or file inputs, built-in tools, <c>previous_response_id</c>) is a
+/// 400 naming the field.
+/// </summary>
+internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<TokenflowOptions> options)
+{
+    private readonly TokenflowOptions _options = options.Value;
+
+    public OpenAiError? Parse(JsonElement root, string? owner, out ResponsesRequest? result)
+    {
+        result = null;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return OpenAiError.Invalid("The request body must be a JSON object.", null, "invalid_json");
+        }
+
+        if (!TryString(root, "model", out var model) || string.IsNullOrWhiteSpace(model))
+        {
+            return OpenAiError.Invalid("'model' is required.", "model", "missing_required_parameter");
+        }
+
+        foreach (var unsupported in new[] { "previous_response_id", "conversation", "prompt" })
+        {
+            if (root.TryGetProperty(unsupported, out var value) && value.ValueKind != JsonValueKind.Null)
+            {
+                return OpenAiError.Invalid($"'{unsupported}' is not supported by this server: send the whole conversation as 'input'.", unsupported, "unsupported_parameter");
+            }
+        }
+
+        var messages = new List<ChatMessage>();
+        if (TryString(root, "instructions", out var instructions) && instructions!.Length > 0)
+        {
+            messages.Add(new ChatMessage("system", instructions));
+        }
+
+        var toolsError = ReadTools(root, out var tools, out var toolChoice);
+        var formatError = ReadFormat(root, out var format);
+        var error = ReadInput(root, messages) ?? toolsError ?? formatError;
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var maxTokens = _options.DefaultMaxTokens;
+        if (root.TryGetProperty("max_output_tokens", out var max) && max.ValueKind != JsonValueKind.Null)
+        {
+            if (!max.TryGetInt32(out maxTokens) || maxTokens < 1 || maxTokens > _options.MaxTokensLimit)
+            {
+                return OpenAiError.Invalid($"'max_output_tokens' must be between 1 and {_options.MaxTokensLimit}.", "max_output_tokens", "invalid_value");
+            }
+        }
+
+        float? temperature = null, topP = null;
+        if (root.TryGetProperty("temperature", out var t) && t.ValueKind != JsonValueKind.Null)
+        {
+            if (!t.TryGetSingle(out var v) || v < 0 || v > 2)
+            {
+                return OpenAiError.Invalid("'temperature' must be between 0 and 2.", "temperature", "invalid_value");
+            }
+
+            temperature = v;
+        }
+
+        if (root.TryGetProperty("top_p", out var p) && p.ValueKind != JsonValueKind.Null)
+        {
+            if (!p.TryGetSingle(out var v) || v <= 0 || v > 1)
+            {
+                return OpenAiError.Invalid("'top_p' must be greater than 0 and at most 1.", "top_p", "invalid_value");
+            }
+
+            topP = v;
+        }
+
+        if (!catalog.TryGet(model!, out var entry))
+        {
+            return OpenAiError.ModelNotFound(model!);
+        }
+
+        long? seed = root.TryGetProperty("seed", out var seedValue) && seedValue.TryGetInt64(out var s) ? s : null;
+        var background = root.TryGetProperty("background", out var bg) && bg.ValueKind == JsonValueKind.True;
+        var stream = root.TryGetProperty("stream", out var st) && st.ValueKind == JsonValueKind.True;
+        var backend = new BackendRequest
+        {
+            Model = entry.Id,
+            Messages = messages,
+            MaxTokens = entry.Id == Tokenflow.Core.Sim.SimBackend.ModelId && max.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null ? 64 : maxTokens,
+            Temperature = temperature,
+            TopP = topP,
+            Seed = seed,
+            Tools = tools,
+            ToolChoice = toolChoice,
+            ResponseFormat = format,
+            SimTokensPerSecond = root.TryGetProperty("sim_tokens_per_second", out var tps) && tps.TryGetDouble(out var rate) && double.IsFinite(rate) && rate > 0 ? rate : 0,
+            SimTtftMs = root.TryGetProperty("sim_ttft_ms", out var ttft) && ttft.TryGetInt32(out var ttftMs) && ttftMs is > 0 and <= 600_000 ? ttftMs : 0,
+        };
+        var generation = new GenerationOptions
+        {
+            IdPrefix = "resp_",
+            MaxTokens = backend.MaxTokens,
+            Background = background,
+            Owner = owner,
+            Metadata = ResponsesRequest.Metadata,
+        };
+        result = new ResponsesRequest(entry, backend, generation, stream);
+        return null;
+    }
+
+    private static OpenAiError? ReadInput(JsonElement root, List<ChatMessage> messages)
+    {
+        if (!root.TryGetProperty("input", out var input) || input.ValueKind == JsonValueKind.Null)
+        {
+            return OpenAiError.Invalid("'input' is required.", "input", "missing_required_parameter");
+        }
+
+        if (input.ValueKind == JsonValueKind.String)
+        {
+            messages.Add(new ChatMessage("user", input.GetString()!));
+            return null;
+        }
+
+        if (input.ValueKind != JsonValueKind.Array || input.GetArrayLength() == 0)
+        {
+            return OpenAiError.Invalid("'input' must be a string or a non-empty array of items.", "input", "invalid_type");
+        }
+
+        var i = 0;
+        foreach (var item in input.EnumerateArray())
+        {
+            var param = $"input[{i++}]";
+            TryString(item, "type", out var type);
+            switch (type)
+            {
+                case "function_call" when TryString(item, "call_id", out var callId) && TryString(item, "name", out var name):
+                    TryString(item, "arguments", out var arguments);
+                    messages.Add(new ChatMessage("assistant", string.Empty) { ToolCalls = [new ChatToolCall(callId!, name!, arguments ?? "{}")] });
+                    continue;
+                case "function_call_output" when TryString(item, "call_id", out var outputId):
+                    TryString(item, "output", out var output);
+                    messages.Add(new ChatMessage("tool", output ?? string.Empty) { ToolCallId = outputId });
+                    continue;
+                case null or "message":
+                    break;
+                default:
+                    return OpenAiError.Invalid($"'{param}.type' '{type}' is not supported by this server (message, function_call and function_call_output are).", $"{param}.type", "unsupported_input");
+            }
+
+            if (!TryString(item, "role", out var role) || role is not ("user" or "assistant" or "system" or "developer"))
+            {
+                return OpenAiError.Invalid($"'{param}.role' must be user, assistant, system or developer.", $"{param}.role", "invalid_value");
+            }
+
+            if (!item.TryGetProperty("content", out var content))
+            {
+                return OpenAiError.Invalid($"'{param}.content' is required.", $"{param}.content", "missing_required_parameter");
+            }
+
+            if (content.ValueKind == JsonValueKind.String)
+            {
+                messages.Add(new ChatMessage(role!, content.GetString()!));
+                continue;
+            }
+
+            if (content.ValueKind != JsonValueKind.Array)
+            {
+                return OpenAiError.Invalid($"'{param}.content' must be a string or an array of parts.", $"{param}.content", "invalid_type");
+            }
+
+            var text = new StringBuilder();
+            var j = 0;
+            foreach (var part in content.EnumerateArray())
+            {
+                TryString(part, "type", out var partType);
+                if (partType is not ("input_text" or "output_text" or "text") || !TryString(part, "text", out var partText))
+                {
+                    return OpenAiError.Invalid($"'{param}.content[{j}].type' '{partType}' is not supported by model inputs here (input_text is).", $"{param}.content[{j}].type", "unsupported_content");
+                }
+
+                text.Append(partText);
+                j++;
+            }
+
+            messages.Add(new ChatMessage(role!, text.ToString()));
+        }
+
+        return null;
+    }
+
+    private static OpenAiError? ReadTools(JsonElement root, out List<ToolDefinition>? tools, out ToolChoice? choice)
+    {
+        tools = null;
+        choice = null;
+        if (root.TryGetProperty("tools", out var list) && list.ValueKind != JsonValueKind.Null)
+        {
+            if (list.ValueKind != JsonValueKind.Array)
+            {
+                return OpenAiError.Invalid("'tools' must be an array.", "tools", "invalid_type");
+            }
+
+            tools = [];
+            var i = 0;
+            foreach (var tool in list.EnumerateArray())
+            {
+                var param = $"tools[{i++}]";
+                if (!TryString(tool, "type", out var type) || type != "function")
+                {
+                    return OpenAiError.Invalid($"'{param}.type' must be \"function\": built-in tools ('{type}') are not supported by this server.", $"{param}.type", "unsupported_tool");
+                }
+
+                if (!TryString(tool, "name", out var name) || name!.Length == 0)
+                {
+                    return OpenAiError.Invalid($"'{param}.name' is required.", $"{param}.name", "missing_required_parameter");
+                }
+
+                TryString(tool, "description", out var description);
+                JsonElement? parameters = tool.TryGetProperty("parameters", out var ps) && ps.ValueKind == JsonValueKind.Object ? ps.Clone() : null;
+                var strict = tool.TryGetProperty("strict", out var strictValue) && strictValue.ValueKind == JsonValueKind.True;
+                tools.Add(new ToolDefinition(name, description, parameters, strict));
+            }
+        }
+
+        if (root.TryGetProperty("tool_choice", out var toolChoice) && toolChoice.ValueKind != JsonValueKind.Null)
+        {
+            choice = toolChoice.ValueKind == JsonValueKind.String
+                ? toolChoice.GetString() switch { "auto" => ToolChoice.Auto, "none" => ToolChoice.None, "required" => ToolChoice.Required, _ => null }
+                : TryString(toolChoice, "type", out var type) && type == "function" && TryString(toolChoice, "name", out var name) && tools?.Exists(t => t.Name == name) == true
+                    ? new ToolChoice(ToolChoiceMode.Function, name)
+                    : null;
+            if (choice is null || (choice.Mode != ToolChoiceMode.None && (tools is null || tools.Count == 0)))
+            {
+                return OpenAiError.Invalid("'tool_choice' must be \"auto\", \"none\", \"required\" or {\"type\":\"function\",\"name\":<one of tools>}, with tools.", "tool_choice", "invalid_value");
+            }
+        }
+
+        return null;
+    }
+
+    private static OpenAiError? ReadFormat(JsonElement root, out ResponseFormat? format)
+    {
+        format = null;
+        if (!root.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.Object || !text.TryGetProperty("format", out var f) || f.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        TryString(f, "type", out var type);
+        switch (type)
+        {
+            case "text":
+                return null;
+            case "json_object":
+                format = new ResponseFormat(ResponseFormatKind.JsonObject);
+                return null;
+            case "json_schema" when f.TryGetProperty("schema", out var schema) && schema.ValueKind == JsonValueKind.Object:
+                TryString(f, "name", out var name);
+                format = new ResponseFormat(ResponseFormatKind.JsonSchema, schema.Clone(), name, f.TryGetProperty("strict", out var strict) && strict.ValueKind == JsonValueKind.True);
+                return null;
+            default:
+                return OpenAiError.Invalid("'text.format' must be {\"type\":\"text\"}, {\"type\":\"json_object\"} or {\"type\":\"json_schema\",\"name\",\"schema\"}.", "text.format", "invalid_value");
+        }
+    }
+
+    private static bool TryString(JsonElement element, string name, out string? value)
+    {
+        value = element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        return value is not null;
+    }
+}

@@ -1,0 +1,121 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Tokenflow.Core.Backends;
+using Tokenflow.Core.Sim;
+using Tokenflow.Server.Tests.OpenAi;
+
+namespace Tokenflow.Server.Tests.Responses;
+
+/// <summary>
+/// The OpenAI Responses API on the same streams: numbered events, output items from the log's channels, the
+/// response object, background responses polled and replayed by sequence number, and cancel.
+/// </summary>
+public sealed class ResponsesEndpointsTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task A_streamed_response_numbers_every_event_and_carries_the_generated_text()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (response, events) = await ChatCompletionsStreamingTests.StreamAsync(server, new { model = "sim", input = "Hello", stream = true, max_output_tokens = 16, seed = 4 }, "/v1/responses");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var id = response.Headers.GetValues("X-Stream-Id").Single();
+        Assert.StartsWith("resp_", id);
+        Assert.Equal(Enumerable.Range(0, events.Count).Select(i => (long)i), events.Select(e => e.Json.GetProperty("sequence_number").GetInt64()));
+        Assert.All(events, e => Assert.Equal(e.EventType, e.Json.GetProperty("type").GetString()));
+        Assert.Equal(["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"], events.Take(4).Select(e => e.EventType));
+        Assert.Equal(["response.output_text.done", "response.content_part.done", "response.output_item.done", "response.incomplete"], events.TakeLast(4).Select(e => e.EventType));
+        var text = string.Concat(events.Where(e => e.EventType == "response.output_text.delta").Select(e => e.Json.GetProperty("delta").GetString()));
+        Assert.Equal(SimBackend.ExpectedText(4, 16), text);
+        Assert.Equal(text, events.Single(e => e.EventType == "response.output_text.done").Json.GetProperty("text").GetString());
+        var final = events[^1].Json.GetProperty("response");
+        Assert.Equal("incomplete", final.GetProperty("status").GetString());
+        Assert.Equal(16, final.GetProperty("usage").GetProperty("output_tokens").GetInt32());
+        Assert.Equal(text, final.GetProperty("output")[0].GetProperty("content")[0].GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task Reasoning_and_function_calls_become_output_items_streamed_and_not()
+    {
+        await using var server = await TestServer.StartAsync(configure: b => b.Services.AddSingleton(new ModelEntry("agent", "test", new AgentBackend())));
+        var body = new { model = "agent", input = "weather?", stream = true, tools = new[] { new { type = "function", name = "get_weather", parameters = new { type = "object" } } } };
+        var (_, events) = await ChatCompletionsStreamingTests.StreamAsync(server, body, "/v1/responses");
+
+        var added = events.Where(e => e.EventType == "response.output_item.added").Select(e => e.Json.GetProperty("item")).ToList();
+        Assert.Equal(["reasoning", "message", "function_call"], added.Select(i => i.GetProperty("type").GetString()));
+        Assert.Equal("call_7", added[2].GetProperty("call_id").GetString());
+        Assert.Equal(AgentBackend.Arguments, string.Concat(events.Where(e => e.EventType == "response.function_call_arguments.delta").Select(e => e.Json.GetProperty("delta").GetString())));
+        Assert.Equal(AgentBackend.Thinking, string.Concat(events.Where(e => e.EventType == "response.reasoning_text.delta").Select(e => e.Json.GetProperty("delta").GetString())));
+        Assert.Equal("response.completed", events[^1].EventType);
+
+        using var complete = await server.Client.PostAsJsonAsync("/v1/responses", new { model = "agent", input = "weather?", tools = body.tools });
+        var output = (await complete.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("output").EnumerateArray().ToList();
+        Assert.Equal(["reasoning", "message", "function_call"], output.Select(i => i.GetProperty("type").GetString()));
+        Assert.Equal(AgentBackend.Arguments, output[2].GetProperty("arguments").GetString());
+        Assert.Equal("get_weather", output[2].GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public async Task A_background_response_is_polled_replayed_from_a_sequence_number_and_cancelled()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var created = await server.Client.PostAsJsonAsync("/v1/responses", new { model = "sim", input = "Go", background = true, max_output_tokens = 100_000, seed = 2, sim_tokens_per_second = 200 });
+        var queued = await created.Content.ReadFromJsonAsync<JsonElement>();
+        var id = queued.GetProperty("id").GetString()!;
+        Assert.Equal("in_progress", queued.GetProperty("status").GetString());
+
+        using var timeout = new CancellationTokenSource(Timeout);
+        using var live = await server.Client.GetAsync($"/v1/responses/{id}?stream=true&starting_after=3", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        using var cancelled = await server.Client.PostAsync($"/v1/responses/{id}/cancel", null, timeout.Token);
+        Assert.Equal("cancelled", (await cancelled.Content.ReadFromJsonAsync<JsonElement>(timeout.Token)).GetProperty("status").GetString());
+
+        var tail = await SseEvent.ReadAllAsync(await live.Content.ReadAsStreamAsync(timeout.Token), timeout.Token);
+        Assert.Equal(4, tail[0].Json.GetProperty("sequence_number").GetInt64());
+        Assert.Equal("cancelled", tail[^1].Json.GetProperty("response").GetProperty("status").GetString());
+
+        var all = await SseEvent.ReadAllAsync(await server.Client.GetStreamAsync($"/v1/responses/{id}?stream=true", timeout.Token), timeout.Token);
+        Assert.Equal(all.Skip(4).Select(e => e.Data), tail.Select(e => e.Data));
+
+        using var polled = await server.Client.GetAsync($"/v1/responses/{id}", timeout.Token);
+        var result = await polled.Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
+        Assert.Equal("cancelled", result.GetProperty("status").GetString());
+        using var stream = await server.Client.GetAsync($"/v1/streams/{id}", timeout.Token);
+        Assert.Equal("cancelled", (await stream.Content.ReadFromJsonAsync<JsonElement>(timeout.Token)).GetProperty("status").GetString());
+    }
+
+    [Theory]
+    [InlineData("""{"model":"sim"}""", "input")]
+    [InlineData("""{"model":"sim","input":[{"role":"user","content":[{"type":"input_image","image_url":"x"}]}]}""", "input[0].content[0].type")]
+    [InlineData("""{"model":"sim","input":"x","tools":[{"type":"web_search"}]}""", "tools[0].type")]
+    [InlineData("""{"model":"sim","input":"x","previous_response_id":"resp_1"}""", "previous_response_id")]
+    [InlineData("""{"model":"sim","input":"x","max_output_tokens":0}""", "max_output_tokens")]
+    public async Task Bad_requests_are_a_400_naming_the_field(string body, string param)
+    {
+        await using var server = await TestServer.StartAsync();
+        using var response = await server.Client.PostAsync("/v1/responses", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(param, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetProperty("param").GetString());
+    }
+
+    private sealed class AgentBackend : IModelBackend
+    {
+        public const string Thinking = "Need the weather in Zürich.";
+        public const string Arguments = "{\"city\":\"Zürich\"}";
+
+        public async IAsyncEnumerable<TokenPiece> GenerateAsync(BackendRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            await Task.Yield();
+            yield return TokenPiece.Reasoning(Encoding.UTF8.GetBytes(Thinking));
+            yield return new TokenPiece("One moment."u8.ToArray());
+            var arguments = Encoding.UTF8.GetBytes(Arguments);
+            yield return TokenPiece.ToolCallStart(0, "call_7", "get_weather", arguments.AsMemory(0, 5));
+            yield return TokenPiece.ToolCallArguments(0, arguments.AsMemory(5));
+        }
+    }
+}
