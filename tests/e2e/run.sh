@@ -46,6 +46,7 @@ run() {
 }
 run node openai.test.mjs "http://127.0.0.1:$port/v1"
 run node tools.test.mjs "http://127.0.0.1:$port/v1"
+run node agents.test.mjs "http://127.0.0.1:$port/v1"
 run node durable.test.mjs "http://127.0.0.1:$port/v1" --label memory
 run node mcp.test.mjs "http://127.0.0.1:$port" dotnet "$server_dll" --mcp-stdio --Tokenflow:EmbeddedModel false
 
