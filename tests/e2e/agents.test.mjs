@@ -4,6 +4,8 @@
 // Usage: node agents.test.mjs <baseURL>. Prints one line per check and "N passed, N failed" last.
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
+import { streamObject, jsonSchema } from 'ai';
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { assert, check, summary } from './harness.mjs';
 
 const baseURL = process.argv[2];
@@ -76,6 +78,27 @@ await check('partial_json chunks carry growing values that end as the whole answ
   }
   assert(count > 3, `${count} partial values`);
   assert(JSON.stringify(last) === JSON.stringify(JSON.parse(text)), `last partial ${JSON.stringify(last)} vs ${text}`);
+});
+
+await check('ai sdk: streamObject gets growing partial objects from sim that end as a schema-valid object', async () => {
+  const provider = createOpenAICompatible({ name: 'tokenflow', baseURL, apiKey: 'unused', supportsStructuredOutputs: true });
+  const result = streamObject({
+    model: provider('sim'),
+    schema: jsonSchema(schema),
+    schemaName: 'review',
+    prompt: 'Review this change.',
+    maxOutputTokens: 400,
+    seed: 6,
+    maxRetries: 0,
+  });
+  let partials = 0;
+  for await (const partial of result.partialObjectStream) {
+    if (partial && Object.keys(partial).length > 0) partials++;
+  }
+  const object = await result.object;
+  assert(partials > 3, `${partials} partial objects`);
+  assert(['approve', 'reject', 'revise'].includes(object.verdict), `verdict ${JSON.stringify(object)}`);
+  assert(typeof object.reason === 'string' && object.reason.length >= 200 && Number.isInteger(object.score), `object ${JSON.stringify(object)}`);
 });
 
 const anthropic = new Anthropic({ baseURL: baseURL.replace(/\/v1$/, ''), apiKey: 'unused', maxRetries: 0, timeout: 60_000 });

@@ -74,6 +74,21 @@ await check('openai: streamed tool-call fragments join to the non-streamed tool_
   }
 });
 
+await check('openai: tokenflow-tiny streams a forced tool call whose fragments join to the non-streamed call', async () => {
+  const cityTools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 12 }, days: { type: 'integer', minimum: 1, maximum: 14 } }, required: ['city', 'days'], additionalProperties: false } } }];
+  for (const seed of [1, 2]) {
+    const request = { model: 'tokenflow-tiny', messages, tools: cityTools, tool_choice: { type: 'function', function: { name: 'get_weather' } }, seed, temperature: 0.8, max_tokens: 64 };
+    const streamed = await streamCalls(request);
+    assert(streamed.finish === 'tool_calls', `seed ${seed}: finish_reason ${streamed.finish}`);
+    assert(streamed.calls.length === 1 && streamed.calls[0].function.name === 'get_weather', `seed ${seed}: ${JSON.stringify(streamed.calls)}`);
+    const args = JSON.parse(streamed.calls[0].function.arguments);
+    assert(typeof args.city === 'string' && args.city.length <= 12 && Number.isInteger(args.days) && args.days >= 1 && args.days <= 14, `seed ${seed}: arguments ${JSON.stringify(args)}`);
+    const whole = await client.chat.completions.create(request);
+    assert(JSON.stringify(whole.choices[0].message.tool_calls) === JSON.stringify(streamed.calls),
+      `seed ${seed}: streamed ${JSON.stringify(streamed.calls)} != non-streamed ${JSON.stringify(whole.choices[0].message.tool_calls)}`);
+  }
+});
+
 await check('openai: a named function with parallel_tool_calls false is called once', async () => {
   const whole = await client.chat.completions.create({
     model: 'sim', messages, tools, seed: 5, sim_tool_calls: 3, parallel_tool_calls: false,
