@@ -43,7 +43,7 @@ internal sealed class ChatClientBackend : IModelBackend
                         yield return new TokenPiece(Encoding.UTF8.GetBytes(text.Text));
                         break;
                     case FunctionCallContent call:
-                        var arguments = call.Arguments is null ? "{}"u8.ToArray() : JsonSerializer.SerializeToUtf8Bytes(call.Arguments, AIJsonUtilities.DefaultOptions);
+                        var arguments = call.Arguments is null ? "{}"u8.ToArray() : JsonSerializer.SerializeToUtf8Bytes(call.Arguments, CompactJson);
                         yield return TokenPiece.ToolCallStart(toolCalls++, call.CallId, call.Name, arguments);
                         break;
                     case UsageContent usage:
@@ -156,6 +156,9 @@ internal sealed class ChatClientBackend : IModelBackend
         };
         return options;
     }
+
+    /// <summary>MEAI's serializer options, unindented: arguments text as a model would stream it.</summary>
+    private static readonly JsonSerializerOptions CompactJson = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
 
     private static JsonElement EmptySchema { get; } = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement;
 }

@@ -62,6 +62,17 @@ internal sealed class OpenAiProtocol : UpstreamProtocol
                 w.WriteNumber("seed"u8, seed);
             }
 
+            // Tokenflow's own extension fields reach a Tokenflow upstream; only sent when the client set them.
+            if (request.SimTokensPerSecond > 0)
+            {
+                w.WriteNumber("sim_tokens_per_second"u8, request.SimTokensPerSecond);
+            }
+
+            if (request.SimTtftMs > 0)
+            {
+                w.WriteNumber("sim_ttft_ms"u8, request.SimTtftMs);
+            }
+
             if (chat)
             {
                 WriteTools(w, request);
