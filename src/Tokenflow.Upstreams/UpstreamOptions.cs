@@ -22,7 +22,7 @@ public sealed class UpstreamOptions
     /// <summary>Bare model ids served by this upstream under their own name, or prefixes ending in <c>*</c>.</summary>
     public List<string> Models { get; set; } = [];
 
-    /// <summary>Failover order among upstreams matching the same bare id: lower first (default 0), then configuration order.</summary>
+    /// <summary>Failover order among upstreams matching the same bare id: lower first (default 0), then configuration order (names from <c>IConfiguration</c> come sorted, so: by name).</summary>
     public int Priority { get; set; }
 
     /// <summary>How long connecting (TCP and TLS) may take before failing over (default 10 s).</summary>
