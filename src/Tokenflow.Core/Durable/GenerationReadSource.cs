@@ -8,8 +8,10 @@ namespace Tokenflow.Core.Durable;
 
 /// <summary>
 /// A generation of an <see cref="IStreamStore"/> as a read-only Durable Stream (<c>application/json</c>): one message
-/// per event — <c>{"seq":N,"type":"delta","text":…}</c>, <c>usage</c>, <c>error</c>, <c>done</c> with
-/// <c>finish_reason</c> — at positions equal to the seq (position N = after event N), closed once the terminal event
+/// per event — <c>{"seq":N,"type":"delta","text":…}</c> (other channels add <c>"channel":"reasoning"</c>,
+/// <c>"refusal"</c> or <c>"tool_call"</c> with <c>"tool_call":{"index","id","name"}</c>, the last two on a call's first
+/// fragment), <c>usage</c>, <c>error</c>, <c>done</c> with <c>finish_reason</c>, <c>watch</c> with
+/// <c>"watch":{"watch_id","seq","match"}</c> — at positions equal to the seq (position N = after event N), closed once the terminal event
 /// is read or the generation has ended at the position read. Reads go through one <see cref="IStreamReader"/>, opened by
 /// the first read and held until disposed, so reading counts as a reader of the generation for the grace rules.
 /// Single consumer.
@@ -189,7 +191,17 @@ public sealed class GenerationReadSource : IDurableReadSource
         {
             case StreamEventKind.Delta:
                 json.WriteString("type"u8, "delta"u8);
+                WriteChannel(json, in item);
                 json.WriteString("text"u8, item.Text.Span);
+                break;
+            case StreamEventKind.Watch:
+                json.WriteString("type"u8, "watch"u8);
+                json.WriteStartObject("watch"u8);
+                json.WriteString("watch_id"u8, item.Watch!.WatchId);
+                json.WriteNumber("seq"u8, item.Watch.Seq);
+                json.WritePropertyName("match"u8);
+                json.WriteRawValue(item.Watch.MatchJson, skipInputValidation: true);
+                json.WriteEndObject();
                 break;
             case StreamEventKind.Usage:
                 json.WriteString("type"u8, "usage"u8);
@@ -212,6 +224,31 @@ public sealed class GenerationReadSource : IDurableReadSource
         }
 
         json.WriteEndObject();
+    }
+
+    private static void WriteChannel(Utf8JsonWriter json, in StreamEvent item)
+    {
+        switch (item.Channel)
+        {
+            case DeltaChannel.Reasoning:
+                json.WriteString("channel"u8, "reasoning"u8);
+                break;
+            case DeltaChannel.Refusal:
+                json.WriteString("channel"u8, "refusal"u8);
+                break;
+            case DeltaChannel.ToolCall:
+                json.WriteString("channel"u8, "tool_call"u8);
+                json.WriteStartObject("tool_call"u8);
+                json.WriteNumber("index"u8, item.ToolCallIndex);
+                if (item.ToolCallId is { } id)
+                {
+                    json.WriteString("id"u8, id);
+                    json.WriteString("name"u8, item.ToolName);
+                }
+
+                json.WriteEndObject();
+                break;
+        }
     }
 
     private static void WriteUsage(Utf8JsonWriter json, Usage usage)

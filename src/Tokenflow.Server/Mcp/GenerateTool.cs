@@ -44,8 +44,11 @@ internal sealed class GenerateTool : StreamTool
                       "properties": {
                         "text": { "type": "string", "description": "The whole output." },
                         "stream_id": { "type": "string", "description": "The generation's stream (also readable at /v1/streams/{id}/events)." },
-                        "finish_reason": { "type": "string", "enum": ["stop", "length", "cancelled"], "description": "stop: the model ended or a stop sequence matched; length: max_tokens reached; cancelled: stopped by cancel_stream." },
-                        "usage": {{ToolUsage.Schema}}
+                        "finish_reason": { "type": "string", "enum": ["stop", "length", "cancelled", "tool_calls", "content_filter"], "description": "stop: the model ended or a stop sequence matched; length: max_tokens reached; cancelled: stopped by cancel_stream; tool_calls: the model called tools." },
+                        "usage": {{ToolUsage.Schema}},
+                        "reasoning": { "type": "string", "description": "The model's reasoning, when it gave any." },
+                        "tool_calls": { "type": "array", "description": "The tools the model called.", "items": { "type": "object", "properties": { "id": { "type": "string" }, "name": { "type": "string" }, "arguments": { "type": "string", "description": "JSON arguments." } }, "required": ["id", "name", "arguments"] } },
+                        "watches": { "type": "array", "description": "Watches that fired.", "items": { "type": "object", "properties": { "watch_id": { "type": "string" }, "seq": { "type": "integer" }, "match": {} }, "required": ["watch_id", "seq", "match"] } }
                       },
                       "required": ["text", "stream_id", "finish_reason", "usage"]
                     }
@@ -90,25 +93,26 @@ internal sealed class GenerateTool : StreamTool
             await using (reader)
             {
                 var progressToken = request.Params?.ProgressToken;
-                var text = new StringBuilder();
+                var output = new StreamOutput();
                 var deltas = 0;
                 while (await reader.WaitToReadAsync(cancellationToken))
                 {
                     while (reader.TryRead(out var item))
                     {
+                        output.Add(in item);
                         switch (item.Kind)
                         {
-                            case StreamEventKind.Delta:
-                                var piece = Encoding.UTF8.GetString(item.Text.Span);
-                                text.Append(piece);
+                            case StreamEventKind.Delta when item.Channel == DeltaChannel.Content:
+                            case StreamEventKind.Watch:
                                 deltas++;
                                 if (progressToken is { } token)
                                 {
+                                    var message = item.Kind == StreamEventKind.Watch ? McpWatch.ProgressMessage(item.Watch!) : Encoding.UTF8.GetString(item.Text.Span);
                                     await request.Server.NotifyProgressAsync(
                                         new ProgressNotificationParams
                                         {
                                             ProgressToken = token,
-                                            Progress = new ProgressNotificationValue { Progress = deltas, Message = piece },
+                                            Progress = new ProgressNotificationValue { Progress = deltas, Message = message },
                                             Meta = deltas == 1 ? new JsonObject { [StreamIdMetaKey] = id } : null,
                                         },
                                         cancellationToken);
@@ -117,8 +121,8 @@ internal sealed class GenerateTool : StreamTool
                                 break;
                             case StreamEventKind.Done:
                                 ended = true;
-                                var output = text.ToString();
-                                return Success(new Output(output, id, item.FinishReason.ToWire()!, ToolUsage.From(item.Usage)), McpJsonContext.Default.GenerateOutput, output);
+                                var result = ToOutput(output, id, in item);
+                                return Success(result, McpJsonContext.Default.GenerateOutput, result.Text);
                             case StreamEventKind.Error:
                                 ended = true;
                                 return Failure($"The generation failed after {item.Usage.CompletionTokens} tokens: {item.Error?.Message} (stream {id}).");
@@ -140,10 +144,34 @@ internal sealed class GenerateTool : StreamTool
         }
     }
 
+    private static Output ToOutput(StreamOutput output, string id, in StreamEvent done) => new(
+        Encoding.UTF8.GetString(output.Content),
+        id,
+        done.FinishReason.ToWire()!,
+        ToolUsage.From(done.Usage))
+    {
+        Reasoning = output.HasReasoning ? Encoding.UTF8.GetString(output.Reasoning) : null,
+        ToolCalls = output.ToolCalls.Count == 0 ? null : output.ToolCalls.Select(c => new McpToolCall(c.Id, c.Name, c.ArgumentsText)).ToList(),
+        Watches = output.Watches.Count == 0 ? null : output.Watches.Select(McpWatch.From).ToList(),
+    };
+
     /// <summary>The structured result.</summary>
     internal sealed record Output(
         [property: JsonPropertyName("text")] string Text,
         [property: JsonPropertyName("stream_id")] string StreamId,
         [property: JsonPropertyName("finish_reason")] string FinishReason,
-        [property: JsonPropertyName("usage")] ToolUsage Usage);
+        [property: JsonPropertyName("usage")] ToolUsage Usage)
+    {
+        [JsonPropertyName("reasoning")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? Reasoning { get; init; }
+
+        [JsonPropertyName("tool_calls")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public List<McpToolCall>? ToolCalls { get; init; }
+
+        [JsonPropertyName("watches")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public List<McpWatch>? Watches { get; init; }
+    }
 }

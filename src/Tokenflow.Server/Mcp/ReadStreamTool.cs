@@ -49,7 +49,8 @@ internal sealed class ReadStreamTool : StreamTool
                       "properties": {
                         "text": { "type": "string", "description": "The text generated after 'after' (possibly empty)." },
                         "last_seq": { "type": "integer", "description": "The last event number read: pass it as 'after' next time." },
-                        "status": { "type": "string", "enum": {{StreamStateNames.SchemaEnum}}, "description": "running: more may follow; otherwise the stream has ended and the text is complete." }
+                        "status": { "type": "string", "enum": {{StreamStateNames.SchemaEnum}}, "description": "running: more may follow; otherwise the stream has ended and the text is complete." },
+                        "watches": { "type": "array", "description": "Watches of the generation that fired in the events read.", "items": { "type": "object", "properties": { "watch_id": { "type": "string" }, "seq": { "type": "integer" }, "match": {} }, "required": ["watch_id", "seq", "match"] } }
                       },
                       "required": ["text", "last_seq", "status"]
                     }
@@ -116,7 +117,7 @@ internal sealed class ReadStreamTool : StreamTool
             }
         }
 
-        return Success(new Output(tail.Text, tail.LastSeq, StreamStateNames.ToWire(state)), McpJsonContext.Default.ReadStreamOutput);
+        return Success(new Output(tail.Text, tail.LastSeq, StreamStateNames.ToWire(state), tail.Watches), McpJsonContext.Default.ReadStreamOutput);
     }
 
     private async Task WaitAsync(IStreamReader reader, StreamTail tail, TimeSpan wait, CancellationToken cancellationToken)
@@ -140,5 +141,6 @@ internal sealed class ReadStreamTool : StreamTool
     internal sealed record Output(
         [property: JsonPropertyName("text")] string Text,
         [property: JsonPropertyName("last_seq")] long LastSeq,
-        [property: JsonPropertyName("status")] string Status);
+        [property: JsonPropertyName("status")] string Status,
+        [property: JsonPropertyName("watches"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] List<McpWatch>? Watches);
 }

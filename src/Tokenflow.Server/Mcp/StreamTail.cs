@@ -5,8 +5,9 @@ using Tokenflow.Server.Streams;
 namespace Tokenflow.Server.Mcp;
 
 /// <summary>
-/// Collects what a reader can read from a stream right now, without waiting: the delta text, the
-/// seq of the last event read and, once the terminal event has been read, how the stream ended.
+/// Collects what a reader can read from a stream right now, without waiting: the answer text, the
+/// watches that fired, the seq of the last event read and, once the terminal event has been read,
+/// how the stream ended.
 /// </summary>
 internal sealed class StreamTail
 {
@@ -22,8 +23,11 @@ internal sealed class StreamTail
         _maxTextBytes = maxTextBytes;
     }
 
-    /// <summary>The delta text read so far.</summary>
+    /// <summary>The answer text (content channel) read so far.</summary>
     public string Text => _text.ToString();
+
+    /// <summary>The watches that fired among the events read; null when none did.</summary>
+    public List<McpWatch>? Watches { get; private set; }
 
     /// <summary>The seq of the last event read (the starting position when none was).</summary>
     public long LastSeq { get; private set; }
@@ -44,7 +48,10 @@ internal sealed class StreamTail
             LastSeq = item.Seq;
             switch (item.Kind)
             {
-                case StreamEventKind.Delta:
+                case StreamEventKind.Watch:
+                    (Watches ??= []).Add(McpWatch.From(item.Watch!));
+                    break;
+                case StreamEventKind.Delta when item.Channel == DeltaChannel.Content:
                     _text.Append(Encoding.UTF8.GetString(item.Text.Span));
                     _textBytes += item.Text.Length;
                     break;

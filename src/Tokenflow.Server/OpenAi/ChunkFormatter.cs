@@ -9,7 +9,10 @@ namespace Tokenflow.Server.OpenAi;
 /// Writes a stream event as the OpenAI chunk JSON clients expect (<c>chat.completion.chunk</c> or
 /// <c>text_completion</c>) into any <see cref="IBufferWriter{T}"/>; SSE and WebSocket framing wrap
 /// it. The parts of a delta chunk that never change for a stream (id, object, created, model) are
-/// encoded once, so a delta costs one seq, one escaped string and no allocation. Usage events
+/// encoded once, so a delta costs one seq, one escaped string and no allocation. Reasoning,
+/// refusal and tool-call deltas (chat only) are <c>delta.reasoning_content</c>,
+/// <c>delta.refusal</c> and <c>delta.tool_calls</c> exactly as OpenAI streams them; a watch event is
+/// a chunk with <c>"choices":[]</c> and <c>"tokenflow":{"watch":…}</c>. Usage events
 /// become the finish chunk (<c>finish_reason</c>); the done event becomes the usage chunk
 /// (<c>choices: []</c>) when usage was asked for. One instance per response; not thread-safe.
 /// </summary>
@@ -53,7 +56,8 @@ internal sealed class ChunkFormatter : IDisposable
     /// <summary>True when <paramref name="streamEvent"/> has a chunk (error events and, without usage, done events do not).</summary>
     public bool HasChunk(in StreamEvent streamEvent) => streamEvent.Kind switch
     {
-        StreamEventKind.Delta or StreamEventKind.Usage => true,
+        StreamEventKind.Delta => _kind == CompletionKind.Chat || streamEvent.Channel == DeltaChannel.Content,
+        StreamEventKind.Usage or StreamEventKind.Watch => true,
         StreamEventKind.Done => IncludeUsage,
         _ => false,
     };
@@ -63,7 +67,18 @@ internal sealed class ChunkFormatter : IDisposable
     {
         if (streamEvent.Kind == StreamEventKind.Delta)
         {
-            WriteDelta(output, streamEvent.Seq, streamEvent.Text.Span);
+            if (streamEvent.Channel == DeltaChannel.Content)
+            {
+                WriteDelta(output, streamEvent.Seq, streamEvent.Text.Span);
+            }
+            else
+            {
+                WriteChannelDelta(output, in streamEvent);
+            }
+        }
+        else if (streamEvent.Kind == StreamEventKind.Watch)
+        {
+            WriteWatch(output, streamEvent.Watch!);
         }
         else
         {
@@ -91,16 +106,93 @@ internal sealed class ChunkFormatter : IDisposable
 
     public void Dispose() => _json.Dispose();
 
-    /// <summary>The finish chunk or the usage chunk, built with the JSON writer: once per stream.</summary>
-    private void WriteEnd(IBufferWriter<byte> output, in StreamEvent streamEvent, bool finish)
+    /// <summary>A reasoning, refusal or tool-call delta chunk, built with the JSON writer.</summary>
+    private void WriteChannelDelta(IBufferWriter<byte> output, in StreamEvent streamEvent)
     {
         _json.Reset(output);
         var w = _json;
+        WriteHead(w);
+        w.WriteStartArray("choices"u8);
+        w.WriteStartObject();
+        w.WriteNumber("index"u8, 0);
+        w.WriteStartObject("delta"u8);
+        if (streamEvent.Seq == 1)
+        {
+            w.WriteString("role"u8, "assistant"u8);
+        }
+
+        switch (streamEvent.Channel)
+        {
+            case DeltaChannel.Reasoning:
+                w.WriteString("reasoning_content"u8, streamEvent.Text.Span);
+                break;
+            case DeltaChannel.Refusal:
+                w.WriteString("refusal"u8, streamEvent.Text.Span);
+                break;
+            default:
+                // OpenAI: the first chunk of a call has index, id, type and name (and "" or the first
+                // arguments); later chunks only index and more arguments.
+                w.WriteStartArray("tool_calls"u8);
+                w.WriteStartObject();
+                w.WriteNumber("index"u8, streamEvent.ToolCallIndex);
+                if (streamEvent.ToolCallId is { } id)
+                {
+                    w.WriteString("id"u8, id);
+                    w.WriteString("type"u8, "function"u8);
+                }
+
+                w.WriteStartObject("function"u8);
+                if (streamEvent.ToolName is { } name)
+                {
+                    w.WriteString("name"u8, name);
+                }
+
+                w.WriteString("arguments"u8, streamEvent.Text.Span);
+                w.WriteEndObject();
+                w.WriteEndObject();
+                w.WriteEndArray();
+                break;
+        }
+
+        w.WriteEndObject();
+        w.WriteNull("logprobs"u8);
+        w.WriteNull("finish_reason"u8);
+        w.WriteEndObject();
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.Flush();
+    }
+
+    /// <summary>A watch event: a chunk without choices whose <c>tokenflow.watch</c> says what matched where.</summary>
+    private void WriteWatch(IBufferWriter<byte> output, WatchMatch watch)
+    {
+        _json.Reset(output);
+        var w = _json;
+        WriteHead(w);
+        w.WriteStartArray("choices"u8);
+        w.WriteEndArray();
+        w.WriteStartObject("tokenflow"u8);
+        WatchJson.Write(w, watch);
+        w.WriteEndObject();
+        w.WriteEndObject();
+        w.Flush();
+    }
+
+    private void WriteHead(Utf8JsonWriter w)
+    {
         w.WriteStartObject();
         w.WriteString("id"u8, _streamId);
         w.WriteString("object"u8, _kind == CompletionKind.Chat ? "chat.completion.chunk"u8 : "text_completion"u8);
         w.WriteNumber("created"u8, _created);
         w.WriteString("model"u8, _model);
+    }
+
+    /// <summary>The finish chunk or the usage chunk, built with the JSON writer: once per stream.</summary>
+    private void WriteEnd(IBufferWriter<byte> output, in StreamEvent streamEvent, bool finish)
+    {
+        _json.Reset(output);
+        var w = _json;
+        WriteHead(w);
         w.WriteStartArray("choices"u8);
         if (finish)
         {

@@ -174,22 +174,14 @@ internal static class ChunkStreamResponse
     public static async Task WriteCompleteAsync(HttpContext context, IStreamReader reader, CompletionKind kind, string model, long created)
     {
         var cancellationToken = context.RequestAborted;
-        var text = new ArrayBufferWriter<byte>(1024);
-        StreamEvent final = default;
+        var output = new StreamOutput();
         try
         {
             while (await reader.WaitToReadAsync(cancellationToken))
             {
                 while (reader.TryRead(out var streamEvent))
                 {
-                    if (streamEvent.Kind == StreamEventKind.Delta)
-                    {
-                        text.Write(streamEvent.Text.Span);
-                    }
-                    else if (streamEvent.IsTerminal)
-                    {
-                        final = streamEvent;
-                    }
+                    output.Add(in streamEvent);
                 }
             }
         }
@@ -198,6 +190,7 @@ internal static class ChunkStreamResponse
             return;
         }
 
+        var final = output.Final;
         if (final.Kind == StreamEventKind.Error || final.Seq == 0)
         {
             var error = final.Error ?? new StreamError("The generation ended without a result.", "server_error", "stream_incomplete");
@@ -209,7 +202,7 @@ internal static class ChunkStreamResponse
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
         context.Response.Headers["X-Stream-Id"] = reader.StreamId;
-        var body = new ArrayBufferWriter<byte>(text.WrittenCount + 512);
+        var body = new ArrayBufferWriter<byte>(output.Content.Length + 512);
         using (var w = new Utf8JsonWriter(body, JsonWriting.Options))
         {
             w.WriteStartObject();
@@ -222,15 +215,11 @@ internal static class ChunkStreamResponse
             w.WriteNumber("index"u8, 0);
             if (kind == CompletionKind.Chat)
             {
-                w.WriteStartObject("message"u8);
-                w.WriteString("role"u8, "assistant"u8);
-                w.WriteString("content"u8, text.WrittenSpan);
-                w.WriteNull("refusal"u8);
-                w.WriteEndObject();
+                WriteMessage(w, output);
             }
             else
             {
-                w.WriteString("text"u8, text.WrittenSpan);
+                w.WriteString("text"u8, output.Content);
             }
 
             w.WriteNull("logprobs"u8);
@@ -238,9 +227,77 @@ internal static class ChunkStreamResponse
             w.WriteEndObject();
             w.WriteEndArray();
             UsageJson.Write(w, final.Usage, final.Timings);
+            if (output.Watches.Count > 0)
+            {
+                w.WriteStartObject("tokenflow"u8);
+                w.WriteStartArray("watches"u8);
+                foreach (var watch in output.Watches)
+                {
+                    w.WriteStartObject();
+                    WatchJson.WriteFields(w, watch);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+
             w.WriteEndObject();
         }
 
         await context.Response.Body.WriteAsync(body.WrittenMemory, cancellationToken);
+    }
+
+    /// <summary>
+    /// The <c>message</c> of a chat completion as OpenAI shapes it: <c>content</c> (null when the
+    /// model only called tools), <c>refusal</c>, <c>reasoning_content</c> (as vLLM and DeepSeek) and
+    /// <c>tool_calls</c> — each call's arguments the concatenation of its streamed fragments.
+    /// </summary>
+    private static void WriteMessage(Utf8JsonWriter w, StreamOutput output)
+    {
+        w.WriteStartObject("message"u8);
+        w.WriteString("role"u8, "assistant"u8);
+        if (output.Content.IsEmpty && output.ToolCalls.Count > 0)
+        {
+            w.WriteNull("content"u8);
+        }
+        else
+        {
+            w.WriteString("content"u8, output.Content);
+        }
+
+        if (output.HasRefusal)
+        {
+            w.WriteString("refusal"u8, output.Refusal);
+        }
+        else
+        {
+            w.WriteNull("refusal"u8);
+        }
+
+        if (output.HasReasoning)
+        {
+            w.WriteString("reasoning_content"u8, output.Reasoning);
+        }
+
+        if (output.ToolCalls.Count > 0)
+        {
+            w.WriteStartArray("tool_calls"u8);
+            foreach (var call in output.ToolCalls)
+            {
+                w.WriteStartObject();
+                w.WriteString("id"u8, call.Id);
+                w.WriteString("type"u8, "function"u8);
+                w.WriteStartObject("function"u8);
+                w.WriteString("name"u8, call.Name);
+                w.WriteString("arguments"u8, call.Arguments);
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        }
+
+        w.WriteEndObject();
     }
 }

@@ -288,7 +288,20 @@ internal sealed partial class WebSocketSession
         {
             while (reader.TryRead(out var streamEvent))
             {
-                if (formatter.HasChunk(in streamEvent))
+                if (streamEvent.Kind == StreamEventKind.Watch)
+                {
+                    // DESIGN.md "Watches": its own message type, not a chunk.
+                    var seq = streamEvent.Seq;
+                    var watch = streamEvent.Watch!;
+                    await SendControlAsync(w =>
+                    {
+                        w.WriteString("type"u8, "watch"u8);
+                        w.WriteString("stream_id"u8, streamId);
+                        w.WriteNumber("seq"u8, seq);
+                        WatchJson.Write(w, watch);
+                    }, cancellationToken);
+                }
+                else if (formatter.HasChunk(in streamEvent))
                 {
                     var frame = Frame.Rent();
                     WriteEventFrame(frame.Buffer, formatter, streamId, in streamEvent);

@@ -130,6 +130,52 @@ public abstract class StreamStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Channels_tool_calls_watches_and_error_status_read_back_the_same_everywhere()
+    {
+        var (store, peer) = await StoresAsync();
+        var descriptor = Descriptor();
+        var writer = await CreateAsync(store, descriptor);
+        Assert.True(writer.TryAppendDelta(DeltaChannel.Reasoning, "Thinking… ü"u8));
+        Assert.True(writer.TryAppendDelta("Answer"u8));
+        Assert.True(writer.TryAppendToolCallStart(0, "call_a", "get_weather", "{\"city\":"u8));
+        Assert.True(writer.TryAppendDelta(DeltaChannel.ToolCall, "\"Zürich\"}"u8, 0));
+        Assert.True(writer.TryAppendToolCallStart(3, "call_b", "lookup", ""u8));
+        Assert.True(writer.TryAppendDelta(DeltaChannel.Refusal, "no"u8));
+        Assert.True(writer.TryAppendWatch(new WatchMatch("w1", 4, "{\"city\":\"Zürich\"}")));
+        writer.Fail(new StreamError("Slow down", "rate_limit_error", "rate_limited") { Status = 429, RetryAfter = TimeSpan.FromSeconds(7) }, new Usage(5, 6));
+        await writer.FlushAsync(CancellationToken.None);
+        await writer.DisposeAsync();
+
+        foreach (var where in new[] { store, peer })
+        {
+            await using var reader = await OpenAsync(where, descriptor.Id);
+            var events = new List<StreamEvent>();
+            var texts = new List<string>();
+            using var timeout = new CancellationTokenSource(Timeout);
+            while (events.Count == 0 || !events[^1].IsTerminal)
+            {
+                Assert.True(await reader.WaitToReadAsync(timeout.Token));
+                while (reader.TryRead(out var e))
+                {
+                    events.Add(e);
+                    texts.Add(Encoding.UTF8.GetString(e.Text.Span));
+                }
+            }
+
+            Assert.Equal(
+                [(DeltaChannel.Reasoning, StreamEventKind.Delta, "Thinking… ü"), (DeltaChannel.Content, StreamEventKind.Delta, "Answer"), (DeltaChannel.ToolCall, StreamEventKind.Delta, "{\"city\":"), (DeltaChannel.ToolCall, StreamEventKind.Delta, "\"Zürich\"}"), (DeltaChannel.ToolCall, StreamEventKind.Delta, ""), (DeltaChannel.Refusal, StreamEventKind.Delta, "no"), (DeltaChannel.Content, StreamEventKind.Watch, ""), (DeltaChannel.Content, StreamEventKind.Error, "")],
+                events.Select((e, i) => (e.Channel, e.Kind, texts[i])));
+            Assert.Equal([null, null, "call_a", null, "call_b", null, null, null], events.Select(e => e.ToolCallId));
+            Assert.Equal([null, null, "get_weather", null, "lookup", null, null, null], events.Select(e => e.ToolName));
+            Assert.Equal([0, 0, 0, 0, 3, 0, 0, 0], events.Select(e => e.ToolCallIndex));
+            Assert.Equal(new WatchMatch("w1", 4, "{\"city\":\"Zürich\"}"), events[6].Watch);
+            var error = events[^1].Error!;
+            Assert.Equal(("Slow down", "rate_limit_error", "rate_limited", 429, TimeSpan.FromSeconds(7)), (error.Message, error.Type, error.Code, error.Status, error.RetryAfter));
+            Assert.Equal(new Usage(5, 6), events[^1].Usage);
+        }
+    }
+
+    [Fact]
     public async Task Retention_none_releases_what_a_reader_passed_so_a_replay_from_the_start_is_refused_everywhere()
     {
         const int deltas = 2000;
