@@ -68,6 +68,15 @@ public sealed class OpenAiUpstreamTests
         Assert.Equal(FinishReason.ToolCalls, done.FinishReason);
         Assert.Equal(new Usage(31, 17), done.Usage);
         Assert.Equal("gpt-tools", fake.Requests.Single().Body!.Value.GetProperty("model").GetString());
+
+        // The same upstream stream, non-streamed: OpenAI's message.tool_calls with the concatenated arguments.
+        using var whole = await Gateway.PostAsync(server, Gateway.Chat("gpt-tools", stream: false));
+        var message = System.Text.Json.JsonDocument.Parse(await whole.Content.ReadAsStringAsync()).RootElement.GetProperty("choices")[0].GetProperty("message");
+        Assert.Equal("Let me think.", message.GetProperty("reasoning_content").GetString());
+        var calls = message.GetProperty("tool_calls");
+        Assert.Equal(2, calls.GetArrayLength());
+        Assert.Equal("call_abc", calls[0].GetProperty("id").GetString());
+        Assert.Equal("""{"city":"Zürich"}""", calls[0].GetProperty("function").GetProperty("arguments").GetString());
     }
 
     [Fact]
