@@ -251,7 +251,7 @@ internal static class GatewayLatency
         {
             try
             {
-                using var response = await client.GetAsync($"{url}healthz");
+                using var response = await client.GetAsync($"{url}v1/models");
                 if (response.IsSuccessStatusCode)
                 {
                     return;
