@@ -4,8 +4,8 @@ using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Tokenflow.Core.Backends;
 using Tokenflow.Core.Streams;
-using CoreChatMessage = Tokenflow.Core.Backends.ChatMessage;
 using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
+using CoreChatMessage = Tokenflow.Core.Backends.ChatMessage;
 
 namespace Tokenflow.Upstreams;
 

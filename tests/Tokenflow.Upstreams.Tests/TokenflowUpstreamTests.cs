@@ -1,10 +1,10 @@
+using System.Collections.Concurrent;
 using System.Net.ServerSentEvents;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using System.Collections.Concurrent;
 using Tokenflow.Core.Sim;
 
 namespace Tokenflow.Upstreams.Tests;
