@@ -26,4 +26,10 @@ public sealed class GenerationOptions
 
     /// <summary>Owner of the stream (hashed API key) or null.</summary>
     public string? Owner { get; init; }
+
+    /// <summary>Triggers on partial output, each firing once as a watch event; null = none.</summary>
+    public IReadOnlyList<Watches.WatchSpec>? Watches { get; init; }
+
+    /// <summary>The id of the watch whose firing cancels the generation (<c>cancel_on</c>); null = none.</summary>
+    public string? CancelOn { get; init; }
 }

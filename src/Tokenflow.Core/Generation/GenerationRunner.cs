@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Tokenflow.Core.Backends;
 using Tokenflow.Core.Streams;
+using Tokenflow.Core.Watches;
 
 namespace Tokenflow.Core.Generation;
 
@@ -16,6 +18,9 @@ public sealed partial class GenerationRunner
     private readonly IStreamStore _store;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<GenerationRunner> _logger;
+
+    // The watches of the generations this process runs, for watches added while they run.
+    private readonly ConcurrentDictionary<string, WatchSet> _running = new(StringComparer.Ordinal);
 
     /// <summary>Creates the runner.</summary>
     public GenerationRunner(IStreamStore store, TimeProvider timeProvider, ILogger<GenerationRunner> logger)
@@ -55,7 +60,35 @@ public sealed partial class GenerationRunner
         return new GenerationStart(StreamCreateStatus.Created, descriptor.Id, created);
     }
 
+    /// <summary>
+    /// Adds a watch to a generation this process is running; it fires at the first content delta from now on
+    /// whose text so far matches. The caller checked the caller may see the stream.
+    /// </summary>
+    public WatchAddResult TryAddWatch(string streamId, WatchSpec watch)
+    {
+        if (!_running.TryGetValue(streamId, out var watches))
+        {
+            return WatchAddResult.NotRunning;
+        }
+
+        return watches.TryAdd(watch) ? WatchAddResult.Added : WatchAddResult.DuplicateId;
+    }
+
     private async Task RunAsync(ModelEntry model, BackendRequest request, GenerationOptions options, IStreamWriter writer, long startedAt)
+    {
+        var watches = new WatchSet(options.Watches, options.CancelOn, _logger);
+        _running[writer.StreamId] = watches;
+        try
+        {
+            await RunAsync(model, request, options, writer, watches, startedAt).ConfigureAwait(false);
+        }
+        finally
+        {
+            _running.TryRemove(writer.StreamId, out _);
+        }
+    }
+
+    private async Task RunAsync(ModelEntry model, BackendRequest request, GenerationOptions options, IStreamWriter writer, WatchSet watches, long startedAt)
     {
         await using var _ = writer.ConfigureAwait(false);
         using var scope = _logger.BeginScope("stream {StreamId}", writer.StreamId);
@@ -88,10 +121,16 @@ public sealed partial class GenerationRunner
                         return;
                     }
                 }
-                else if (!Emit(writer, stops, decoder.Decode(piece.Utf8.Span), ref stopped))
+                else if (!Emit(writer, stops, watches, decoder.Decode(piece.Utf8.Span), ref stopped, out var cancel))
                 {
                     Fail(writer, request, tokens);
                     return;
+                }
+                else if (cancel)
+                {
+                    // cancel_on: the watch fired on this token; the model makes no other.
+                    finish = FinishReason.Cancelled;
+                    break;
                 }
 
                 if (stopped)
@@ -120,7 +159,7 @@ public sealed partial class GenerationRunner
                 decoder.Discard();
             }
 
-            if ((!stopped && !FlushTails(writer, decoder, stops)) || !side.Flush(writer))
+            if ((!stopped && !FlushTails(writer, decoder, stops, watches)) || !side.Flush(writer))
             {
                 Fail(writer, request, tokens);
                 return;
@@ -131,7 +170,7 @@ public sealed partial class GenerationRunner
             finish = FinishReason.Cancelled;
             decoder.Discard();
             side.Discard();
-            if (!FlushTails(writer, decoder, stops))
+            if (!FlushTails(writer, decoder, stops, watches))
             {
                 Fail(writer, request, tokens);
                 return;
@@ -170,21 +209,29 @@ public sealed partial class GenerationRunner
         await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
-    private static bool Emit(IStreamWriter writer, StopSequenceMatcher stops, ReadOnlySpan<byte> text, ref bool stopped)
+    private static bool Emit(IStreamWriter writer, StopSequenceMatcher stops, WatchSet watches, ReadOnlySpan<byte> text, ref bool stopped, out bool cancel)
     {
+        cancel = false;
         if (text.IsEmpty)
         {
             return true;
         }
 
         stopped = stops.Push(text, out var release);
-        return writer.TryAppendDelta(release);
+        return Append(writer, watches, release, out cancel);
     }
 
-    private static bool FlushTails(IStreamWriter writer, Utf8PieceDecoder decoder, StopSequenceMatcher stops)
+    /// <summary>Appends released content and lets the watches look at it.</summary>
+    private static bool Append(IStreamWriter writer, WatchSet watches, ReadOnlySpan<byte> release, out bool cancel)
+    {
+        cancel = false;
+        return release.IsEmpty || (writer.TryAppendDelta(release) && watches.OnContent(writer, writer.LastSeq, release, out cancel));
+    }
+
+    private static bool FlushTails(IStreamWriter writer, Utf8PieceDecoder decoder, StopSequenceMatcher stops, WatchSet watches)
     {
         var stopped = false;
-        return Emit(writer, stops, decoder.Flush(), ref stopped) && (stopped || writer.TryAppendDelta(stops.Flush()));
+        return Emit(writer, stops, watches, decoder.Flush(), ref stopped, out _) && (stopped || Append(writer, watches, stops.Flush(), out _));
     }
 
     private static void Fail(IStreamWriter writer, BackendRequest request, int tokens)

@@ -9,6 +9,9 @@ public interface IStreamWriter : IAsyncDisposable
     /// <summary>The stream id.</summary>
     string StreamId { get; }
 
+    /// <summary>The seq of the last event appended (0 before the first). Read by the writer's own task.</summary>
+    long LastSeq { get; }
+
     /// <summary>
     /// Signalled when the stream must stop: an explicit cancel, or every reader gone for longer than
     /// the grace period (never for background streams).

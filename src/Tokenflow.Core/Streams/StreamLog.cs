@@ -81,6 +81,9 @@ public sealed partial class StreamLog : IStreamWriter
     /// <inheritdoc />
     public CancellationToken Stopping => _stopping.Token;
 
+    /// <inheritdoc />
+    public long LastSeq => Volatile.Read(ref _count);
+
     /// <summary>This stream's retention policy.</summary>
     public StreamRetention Retention { get; }
 

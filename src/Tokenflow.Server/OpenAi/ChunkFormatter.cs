@@ -26,9 +26,11 @@ internal sealed class ChunkFormatter : IDisposable
     private readonly byte[] _firstDeltaPrefix;
     private readonly byte[] _deltaSuffix;
     private readonly Utf8JsonWriter _json = new(Stream.Null, JsonWriting.Fragment);
+    private readonly PartialJsonRenderer? _partial;
 
-    public ChunkFormatter(CompletionKind kind, string streamId, string model, long created, bool includeUsage)
+    public ChunkFormatter(CompletionKind kind, string streamId, string model, long created, bool includeUsage, bool partialJson = false)
     {
+        _partial = partialJson && kind == CompletionKind.Chat ? new PartialJsonRenderer() : null;
         _kind = kind;
         _streamId = streamId;
         _model = model;
@@ -67,13 +69,14 @@ internal sealed class ChunkFormatter : IDisposable
     {
         if (streamEvent.Kind == StreamEventKind.Delta)
         {
-            if (streamEvent.Channel == DeltaChannel.Content)
+            var partial = _partial is null ? default : _partial.Add(in streamEvent);
+            if (streamEvent.Channel == DeltaChannel.Content && partial.IsEmpty)
             {
                 WriteDelta(output, streamEvent.Seq, streamEvent.Text.Span);
             }
             else
             {
-                WriteChannelDelta(output, in streamEvent);
+                WriteChannelDelta(output, in streamEvent, partial);
             }
         }
         else if (streamEvent.Kind == StreamEventKind.Watch)
@@ -106,8 +109,11 @@ internal sealed class ChunkFormatter : IDisposable
 
     public void Dispose() => _json.Dispose();
 
-    /// <summary>A reasoning, refusal or tool-call delta chunk, built with the JSON writer.</summary>
-    private void WriteChannelDelta(IBufferWriter<byte> output, in StreamEvent streamEvent)
+    /// <summary>
+    /// A reasoning, refusal or tool-call delta chunk (or a content chunk with a changed partial value),
+    /// built with the JSON writer.
+    /// </summary>
+    private void WriteChannelDelta(IBufferWriter<byte> output, in StreamEvent streamEvent, ReadOnlySpan<byte> partial)
     {
         _json.Reset(output);
         var w = _json;
@@ -123,6 +129,9 @@ internal sealed class ChunkFormatter : IDisposable
 
         switch (streamEvent.Channel)
         {
+            case DeltaChannel.Content:
+                w.WriteString("content"u8, streamEvent.Text.Span);
+                break;
             case DeltaChannel.Reasoning:
                 w.WriteString("reasoning_content"u8, streamEvent.Text.Span);
                 break;
@@ -159,6 +168,28 @@ internal sealed class ChunkFormatter : IDisposable
         w.WriteNull("finish_reason"u8);
         w.WriteEndObject();
         w.WriteEndArray();
+        if (!partial.IsEmpty)
+        {
+            w.WriteStartObject("tokenflow"u8);
+            if (streamEvent.Channel == DeltaChannel.Content)
+            {
+                w.WritePropertyName("partial"u8);
+                w.WriteRawValue(partial, skipInputValidation: true);
+            }
+            else
+            {
+                w.WriteStartArray("partial_tool_calls"u8);
+                w.WriteStartObject();
+                w.WriteNumber("index"u8, streamEvent.ToolCallIndex);
+                w.WritePropertyName("arguments"u8);
+                w.WriteRawValue(partial, skipInputValidation: true);
+                w.WriteEndObject();
+                w.WriteEndArray();
+            }
+
+            w.WriteEndObject();
+        }
+
         w.WriteEndObject();
         w.Flush();
     }

@@ -23,10 +23,10 @@ internal sealed class ChunkSseWriter : IDisposable
     private readonly PipeWriter _output;
     private readonly ChunkFormatter _chunks;
 
-    public ChunkSseWriter(PipeWriter output, CompletionKind kind, string streamId, string model, long created, bool includeUsage)
+    public ChunkSseWriter(PipeWriter output, CompletionKind kind, string streamId, string model, long created, bool includeUsage, bool partialJson = false)
     {
         _output = output;
-        _chunks = new ChunkFormatter(kind, streamId, model, created, includeUsage);
+        _chunks = new ChunkFormatter(kind, streamId, model, created, includeUsage, partialJson);
     }
 
     /// <summary>True once the terminal event was written: the response is complete.</summary>

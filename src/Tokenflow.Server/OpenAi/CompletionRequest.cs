@@ -60,6 +60,13 @@ internal sealed class CompletionRequest
 
     [JsonPropertyName("sim_ttft_ms")]
     public int? SimTtftMs { get; set; }
+
+    /// <summary>Watches (triggers on partial output); checked by <see cref="WatchRequestParser"/>.</summary>
+    [JsonPropertyName("watch")]
+    public JsonElement Watch { get; set; }
+
+    [JsonPropertyName("cancel_on")]
+    public string? CancelOn { get; set; }
 }
 
 /// <summary>One chat message on the wire.</summary>
@@ -77,6 +84,9 @@ internal sealed class StreamOptionsDto
 {
     [JsonPropertyName("include_usage")]
     public bool? IncludeUsage { get; set; }
+
+    [JsonPropertyName("partial_json")]
+    public bool? PartialJson { get; set; }
 }
 
 /// <summary>Source-generated serialization for the OpenAI request types.</summary>

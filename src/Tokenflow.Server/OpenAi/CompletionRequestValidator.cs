@@ -117,6 +117,12 @@ internal sealed class CompletionRequestValidator
             return OpenAiError.Invalid("'stream_options' is only allowed when 'stream' is true.", "stream_options", "invalid_value");
         }
 
+        var watchError = WatchRequestParser.Parse(request.Watch, request.CancelOn, out var watches);
+        if (watchError is not null)
+        {
+            return watchError;
+        }
+
         if (!_catalog.TryGet(request.Model, out var model))
         {
             return OpenAiError.ModelNotFound(request.Model);
@@ -145,10 +151,15 @@ internal sealed class CompletionRequestValidator
             ResumeGrace = request.ResumeGraceMs is { } g ? TimeSpan.FromMilliseconds(g) : null,
             Retention = retention,
             Owner = owner,
-            Metadata = ReplayFormat.Encode(kind, request.StreamOptions?.IncludeUsage ?? false),
+            Metadata = ReplayFormat.Encode(kind, request.StreamOptions?.IncludeUsage ?? false, request.StreamOptions?.PartialJson ?? false),
+            Watches = watches,
+            CancelOn = request.CancelOn,
         };
 
-        result = new ValidatedCompletion(kind, model, backend, generation, request.Stream ?? false, request.StreamOptions?.IncludeUsage ?? false);
+        result = new ValidatedCompletion(kind, model, backend, generation, request.Stream ?? false, request.StreamOptions?.IncludeUsage ?? false)
+        {
+            PartialJson = request.StreamOptions?.PartialJson ?? false,
+        };
         return null;
     }
 

@@ -10,4 +10,8 @@ internal sealed record ValidatedCompletion(
     BackendRequest Backend,
     GenerationOptions Generation,
     bool Stream,
-    bool IncludeUsage);
+    bool IncludeUsage)
+{
+    /// <summary><c>stream_options.partial_json</c>: chunks carry the JSON value parsed so far.</summary>
+    public bool PartialJson { get; init; }
+}

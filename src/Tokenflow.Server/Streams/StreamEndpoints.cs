@@ -2,7 +2,9 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using Tokenflow.Core.Generation;
 using Tokenflow.Core.Streams;
+using Tokenflow.Core.Watches;
 using Tokenflow.Server.Hosting;
 using Tokenflow.Server.OpenAi;
 
@@ -11,7 +13,8 @@ namespace Tokenflow.Server.Streams;
 /// <summary>
 /// Streams as first-class objects: <c>GET /v1/streams/{id}</c> (status),
 /// <c>GET /v1/streams/{id}/events</c> (SSE replay from <c>Last-Event-ID</c> or <c>?after=</c>,
-/// then live until <c>[DONE]</c>) and <c>POST /v1/streams/{id}/cancel</c>.
+/// then live until <c>[DONE]</c>), <c>POST /v1/streams/{id}/cancel</c> and
+/// <c>POST /v1/streams/{id}/watches</c> (a watch added to a running generation).
 /// </summary>
 internal static class StreamEndpoints
 {
@@ -21,6 +24,7 @@ internal static class StreamEndpoints
         group.MapGet(string.Empty, GetStatusAsync);
         group.MapGet("/events", GetEventsAsync);
         group.MapPost("/cancel", CancelAsync);
+        group.MapPost("/watches", AddWatchAsync);
         return group;
     }
 
@@ -68,8 +72,8 @@ internal static class StreamEndpoints
 
         await using (reader)
         {
-            var (kind, includeUsage) = ReplayFormat.Decode(descriptor.Metadata);
-            using var writer = new ChunkSseWriter(context.Response.BodyWriter, kind, id, descriptor.Model, descriptor.Created, includeUsage);
+            var (kind, includeUsage, partialJson) = ReplayFormat.Decode(descriptor.Metadata);
+            using var writer = new ChunkSseWriter(context.Response.BodyWriter, kind, id, descriptor.Model, descriptor.Created, includeUsage, partialJson);
             await ChunkStreamResponse.WriteEventStreamAsync(context, reader, writer, options.Value.HeartbeatInterval, time);
         }
     }
@@ -85,6 +89,63 @@ internal static class StreamEndpoints
         }
 
         await WriteStatusAsync(context, status);
+    }
+
+    private static async Task AddWatchAsync(HttpContext context, string id, StreamAccess streams, GenerationRunner runner)
+    {
+        var status = await streams.GetStatusAsync(id, ApiKeys.OwnerOf(context), context.RequestAborted);
+        if (status is null)
+        {
+            await OpenAiError.StreamNotFound(id).WriteResponseAsync(context.Response);
+            return;
+        }
+
+        WatchSpec? watch;
+        OpenAiError? error;
+        try
+        {
+            using var body = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted);
+            error = WatchRequestParser.ParseOne(body.RootElement, "watch", out watch);
+        }
+        catch (JsonException ex)
+        {
+            error = OpenAiError.Invalid($"The request body is not valid JSON: {ex.Message}", null, "invalid_json");
+            watch = null;
+        }
+
+        if (error is null && status.State != StreamState.Running)
+        {
+            error = new OpenAiError(StatusCodes.Status409Conflict, $"The stream {id} has ended ({StreamStateNames.ToWire(status.State)}): there is no more output to watch.", "invalid_request_error", null, "stream_ended");
+        }
+
+        if (error is null)
+        {
+            error = runner.TryAddWatch(id, watch!) switch
+            {
+                WatchAddResult.DuplicateId => OpenAiError.Invalid($"The stream already has a watch with the id '{watch!.Id}'.", "watch.id", "duplicate_watch"),
+                WatchAddResult.NotRunning => new OpenAiError(StatusCodes.Status409Conflict, $"The stream {id} is not generating in this process (it ended, or another server runs it): add watches where the generation runs.", "invalid_request_error", null, "not_running_here"),
+                _ => null,
+            };
+        }
+
+        if (error is not null)
+        {
+            await error.WriteResponseAsync(context.Response);
+            return;
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(128);
+        using (var w = new Utf8JsonWriter(buffer, JsonWriting.Options))
+        {
+            w.WriteStartObject();
+            w.WriteString("object"u8, "stream.watch"u8);
+            w.WriteString("stream_id"u8, id);
+            w.WriteString("watch_id"u8, watch!.Id);
+            w.WriteEndObject();
+        }
+
+        context.Response.ContentType = "application/json";
+        await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
     }
 
     private static async Task WriteStatusAsync(HttpContext context, StreamStatus status)

@@ -223,7 +223,7 @@ internal sealed partial class WebSocketSession
             w.WriteString("id"u8, tag);
             w.WriteString("stream_id"u8, start.StreamId);
         }, cancellationToken);
-        StartPump(reader!, new ChunkFormatter(CompletionKind.Chat, start.StreamId!, completion.Model.Id, start.Created, completion.IncludeUsage), cancellationToken);
+        StartPump(reader!, new ChunkFormatter(CompletionKind.Chat, start.StreamId!, completion.Model.Id, start.Created, completion.IncludeUsage, completion.PartialJson), cancellationToken);
     }
 
     private async Task SubscribeAsync(string? tag, string? streamId, JsonElement root, CancellationToken cancellationToken)
@@ -255,8 +255,8 @@ internal sealed partial class WebSocketSession
             return;
         }
 
-        var (kind, includeUsage) = ReplayFormat.Decode(descriptor.Metadata);
-        StartPump(reader, new ChunkFormatter(kind, streamId!, descriptor.Model, descriptor.Created, includeUsage), cancellationToken);
+        var (kind, includeUsage, partialJson) = ReplayFormat.Decode(descriptor.Metadata);
+        StartPump(reader, new ChunkFormatter(kind, streamId!, descriptor.Model, descriptor.Created, includeUsage, partialJson), cancellationToken);
     }
 
     private void StartPump(IStreamReader reader, ChunkFormatter formatter, CancellationToken cancellationToken)

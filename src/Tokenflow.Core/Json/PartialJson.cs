@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace Tokenflow.Client;
+namespace Tokenflow.Core.Json;
 
 /// <summary>
 /// Turns a JSON document arriving as text deltas into progressively more complete <see cref="JsonNode"/>s, so
@@ -107,6 +107,20 @@ public sealed class PartialJson
 
     /// <summary>The value of a (possibly incomplete) JSON text; <paramref name="complete"/> tells whether the value was complete.</summary>
     public static JsonNode? Parse(ReadOnlySpan<char> json, out bool complete) => new PartialJsonParser(json, final: false).ParseDocument(out complete);
+
+    /// <summary>
+    /// The value at <paramref name="path"/> once it is complete in the text so far (the text has moved past its
+    /// end: a closing quote or bracket, or the separator after a number or literal); false while it is missing or
+    /// still growing. The same rule as <see cref="Current"/>: a complete value never changes afterwards.
+    /// </summary>
+    public bool TryGetComplete(JsonPath path, out JsonNode? value)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var parser = new PartialJsonParser(_text.ToString(), _ended, path);
+        parser.ParseDocument(out _);
+        value = parser.TargetValue;
+        return parser.TargetComplete;
+    }
 
     /// <summary>
     /// Reads text deltas and yields the value each time it changes (a delta that only extends a member name,

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Tokenflow.Client.Tests.PartialJson;
+namespace Tokenflow.Core.Tests.Json;
 
 public sealed class PartialJsonTests
 {
@@ -45,14 +45,14 @@ public sealed class PartialJsonTests
         for (var length = 0; length <= document.Length; length++)
         {
             var prefix = document.AsSpan(0, length);
-            var node = Client.PartialJson.Parse(prefix, out var complete);
+            var node = Core.Json.PartialJson.Parse(prefix, out var complete);
             AssertPartial(node, final, $"prefix {length} of document {index} vs the document");
             AssertPartial(previous, node, $"prefix {length - 1} vs prefix {length} of document {index}");
             Assert.False(complete && length < document.TrimEnd().Length && final is JsonObject or JsonArray, $"complete at prefix {length}");
             previous = node;
         }
 
-        var json = new Client.PartialJson();
+        var json = new Core.Json.PartialJson();
         json.Append(document);
         json.End();
         Assert.True(json.IsComplete);
@@ -66,7 +66,7 @@ public sealed class PartialJsonTests
         var document = Corpus[index];
         var final = JsonNode.Parse(document);
         var bytes = Encoding.UTF8.GetBytes(document);
-        var json = new Client.PartialJson();
+        var json = new Core.Json.PartialJson();
         JsonNode? previous = null;
         for (var i = 0; i < bytes.Length; i++)
         {
@@ -85,7 +85,7 @@ public sealed class PartialJsonTests
     [Fact]
     public void A_field_is_readable_before_the_document_ends()
     {
-        var json = new Client.PartialJson();
+        var json = new Core.Json.PartialJson();
         json.Append("""{"title":"Token""");
         Assert.Equal("Token", (string?)json.Current!["title"]);
         json.Append("""flow","body":"It str""");
@@ -99,21 +99,21 @@ public sealed class PartialJsonTests
     [Fact]
     public void Invalid_text_never_throws_and_keeps_what_was_valid()
     {
-        Assert.Equal("""{"a":1}""", Client.PartialJson.Parse("""{"a":1,"b":tru e}""")!.ToJsonString());
-        Assert.Equal("""[1]""", Client.PartialJson.Parse("[1,01]")!.ToJsonString());
-        Assert.Equal("""{"s":"x"}""", Client.PartialJson.Parse("""{"s":"x\q"}""")!.ToJsonString());
-        Assert.Null(Client.PartialJson.Parse("nope"));
-        Assert.Null(Client.PartialJson.Parse(string.Empty));
+        Assert.Equal("""{"a":1}""", Core.Json.PartialJson.Parse("""{"a":1,"b":tru e}""")!.ToJsonString());
+        Assert.Equal("""[1]""", Core.Json.PartialJson.Parse("[1,01]")!.ToJsonString());
+        Assert.Equal("""{"s":"x"}""", Core.Json.PartialJson.Parse("""{"s":"x\q"}""")!.ToJsonString());
+        Assert.Null(Core.Json.PartialJson.Parse("nope"));
+        Assert.Null(Core.Json.PartialJson.Parse(string.Empty));
         // Nesting is cut at 512 levels instead of overflowing the stack.
-        Assert.Equal(512, Client.PartialJson.Parse(new string('[', 100_000))!.ToJsonString().Count(c => c == '['));
-        Assert.Equal("[[1]]", Client.PartialJson.Parse("[[1]]]]")!.ToJsonString());
+        Assert.Equal(512, Core.Json.PartialJson.Parse(new string('[', 100_000))!.ToJsonString().Count(c => c == '['));
+        Assert.Equal("[[1]]", Core.Json.PartialJson.Parse("[[1]]]]")!.ToJsonString());
     }
 
     [Fact]
     public async Task ParseAsync_yields_each_changed_value_and_the_final_one()
     {
         var values = new List<string>();
-        await foreach (var node in Client.PartialJson.ParseAsync(Deltas("""{"n":""", "4", "2,", "\"k", "ey\":", "\"v", "\"}")))
+        await foreach (var node in Core.Json.PartialJson.ParseAsync(Deltas("""{"n":""", "4", "2,", "\"k", "ey\":", "\"v", "\"}")))
         {
             values.Add(node!.ToJsonString());
         }

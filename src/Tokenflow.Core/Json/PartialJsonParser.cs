@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace Tokenflow.Client;
+namespace Tokenflow.Core.Json;
 
 /// <summary>
 /// The tolerant recursive-descent reader behind <see cref="PartialJson"/>. Every method returns what it
@@ -15,18 +15,29 @@ internal ref struct PartialJsonParser
 
     private readonly ReadOnlySpan<char> _s;
     private readonly bool _final;
+    private readonly IReadOnlyList<JsonPathSegment>? _target;
     private int _i;
     private bool _stopped;
 
     /// <param name="text">The JSON text so far.</param>
     /// <param name="final">True when no more text will come: a number at the very end is then complete.</param>
-    public PartialJsonParser(ReadOnlySpan<char> text, bool final)
+    /// <param name="target">A path whose value to report once complete (<see cref="TargetComplete"/>), or null.</param>
+    public PartialJsonParser(ReadOnlySpan<char> text, bool final, JsonPath? target = null)
     {
         _s = text;
         _final = final;
+        _target = target?.Segments;
         _i = 0;
         _stopped = false;
+        TargetComplete = false;
+        TargetValue = null;
     }
+
+    /// <summary>True when the value at the target path was read to its end (the parser moved past it).</summary>
+    public bool TargetComplete { get; private set; }
+
+    /// <summary>The value at the target path, when <see cref="TargetComplete"/>.</summary>
+    public JsonNode? TargetValue { get; private set; }
 
     public JsonNode? ParseDocument(out bool complete)
     {
@@ -36,13 +47,41 @@ internal ref struct PartialJsonParser
         }
 
         SkipWhitespace();
-        var present = ParseValue(0, out var node);
+        var present = ParseValue(0, out var node, _target is null ? -1 : 0);
         complete = present && !_stopped;
         return present ? node : null;
     }
 
+    /// <summary>
+    /// Reads one value and, when it is the target (<paramref name="matched"/> = every target segment) and ended
+    /// properly, reports it. <paramref name="matched"/>: how many target segments lead here, -1 when off the path.
+    /// </summary>
+    private bool ParseValue(int depth, out JsonNode? node, int matched)
+    {
+        var present = ParseValueCore(depth, out node, matched);
+        if (present && !_stopped && _target is not null && matched == _target.Count)
+        {
+            TargetComplete = true;
+            TargetValue = node?.DeepClone();
+        }
+
+        return present;
+    }
+
+    /// <summary>The segments matched by a child of a value that matched <paramref name="matched"/> segments.</summary>
+    private readonly int ChildMatched(int matched, string? name, int index)
+    {
+        if (matched < 0 || _target is null || matched >= _target.Count)
+        {
+            return -1;
+        }
+
+        var segment = _target[matched];
+        return (name is not null ? segment.Name == name : segment.Index == index) ? matched + 1 : -1;
+    }
+
     /// <summary>Reads one value. False when no value could be given (nothing started, or a scalar not yet complete).</summary>
-    private bool ParseValue(int depth, out JsonNode? node)
+    private bool ParseValueCore(int depth, out JsonNode? node, int matched)
     {
         node = null;
         if (_i >= _s.Length)
@@ -60,7 +99,7 @@ internal ref struct PartialJsonParser
                     return false;
                 }
 
-                node = ParseObject(depth + 1);
+                node = ParseObject(depth + 1, matched);
                 return true;
             case '[':
                 if (depth >= MaxDepth)
@@ -69,7 +108,7 @@ internal ref struct PartialJsonParser
                     return false;
                 }
 
-                node = ParseArray(depth + 1);
+                node = ParseArray(depth + 1, matched);
                 return true;
             case '"':
                 node = JsonValue.Create(ParseString(out _));
@@ -85,7 +124,7 @@ internal ref struct PartialJsonParser
         }
     }
 
-    private JsonObject ParseObject(int depth)
+    private JsonObject ParseObject(int depth, int matched)
     {
         var obj = new JsonObject();
         _i++;
@@ -132,7 +171,7 @@ internal ref struct PartialJsonParser
 
             _i++;
             SkipWhitespace();
-            if (ParseValue(depth, out var value))
+            if (ParseValue(depth, out var value, ChildMatched(matched, name, -1)))
             {
                 obj[name] = value;
             }
@@ -144,7 +183,7 @@ internal ref struct PartialJsonParser
         }
     }
 
-    private JsonArray ParseArray(int depth)
+    private JsonArray ParseArray(int depth, int matched)
     {
         var array = new JsonArray();
         _i++;
@@ -177,7 +216,7 @@ internal ref struct PartialJsonParser
             }
 
             first = false;
-            if (ParseValue(depth, out var value))
+            if (ParseValue(depth, out var value, ChildMatched(matched, null, array.Count)))
             {
                 array.Add(value);
             }
