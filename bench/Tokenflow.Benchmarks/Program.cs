@@ -7,4 +7,12 @@ if (args is ["retention", ..])
     return;
 }
 
+if (args is ["gateway", ..])
+{
+    await Tokenflow.Benchmarks.GatewayLatency.RunAsync(
+        args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200,
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1000);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Tokenflow.Benchmarks.HotPathBenchmarks).Assembly).Run(args);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts a real Tokenflow server on a free loopback port and runs the npm end-to-end checks
-# against it (the openai client, tool calls through it and the Vercel AI SDK, the Durable Streams client and conformance suite, the MCP
-# TypeScript SDK over HTTP and stdio); then starts redis-server and a second server on the Redis
+# against it (the openai client, tool calls through it, the Vercel AI SDK and the Anthropic SDK,
+# watches with cancel_on, the Durable Streams client and conformance suite, the MCP TypeScript SDK
+# over HTTP and stdio), then a second server using the first as its upstream (gateway checks); then
+# starts redis-server and a second server on the Redis
 # store and runs the Durable Streams checks again, then once more on a Redis Cluster of three
 # masters (redis-server --cluster-enabled yes, joined by redis-cli --cluster create). Last line: "N passed, N failed" over all of
 # them. Expects a Release build (./test.sh builds it).
@@ -49,6 +51,14 @@ run node tools.test.mjs "http://127.0.0.1:$port/v1"
 run node agents.test.mjs "http://127.0.0.1:$port/v1"
 run node durable.test.mjs "http://127.0.0.1:$port/v1" --label memory
 run node mcp.test.mjs "http://127.0.0.1:$port" dotnet "$server_dll" --mcp-stdio --Tokenflow:EmbeddedModel false
+
+# Tokenflow as a gateway: a second server with the first as its OpenAI-compatible upstream "up".
+gateway_port=$(free_port)
+if start_server "$gateway_port" --Tokenflow:EmbeddedModel false --Tokenflow:Upstreams:up:Kind openai --Tokenflow:Upstreams:up:Url "http://127.0.0.1:$port/v1"; then
+  run node gateway.test.mjs "http://127.0.0.1:$gateway_port/v1" "http://127.0.0.1:$port/v1"
+else
+  echo "not ok - the gateway server did not start"; failed=$((failed + 1))
+fi
 
 # durable_on LABEL STORE: a second server on Tokenflow:Store=STORE, and the Durable Streams checks against it.
 durable_on() {

@@ -11,4 +11,11 @@ public sealed record ModelEntry(string Id, string OwnedBy, IModelBackend Backend
 
     /// <summary>The model's context window in tokens, when known (0 = unknown).</summary>
     public int ContextLength { get; init; }
+
+    /// <summary>
+    /// True when the backend enforces <see cref="BackendRequest.MaxTokens"/> itself and its pieces are
+    /// chunks rather than single tokens (upstream providers, an <c>IChatClient</c>): the generation then
+    /// does not end the output after MaxTokens pieces, and MaxTokens 0 means the backend's own default.
+    /// </summary>
+    public bool BackendLimitsTokens { get; init; }
 }

@@ -37,7 +37,7 @@ public static class TokenflowCoreServiceCollectionExtensions
         }
 
         // Models in registration order, the built-in sim last, however the builder calls were ordered.
-        services.TryAddSingleton(sp => new ModelCatalog(sp.GetServices<ModelEntry>().OrderBy(e => e.Backend is SimBackend ? 1 : 0)));
+        services.TryAddSingleton(sp => new ModelCatalog(sp.GetServices<ModelEntry>().OrderBy(e => e.Backend is SimBackend ? 1 : 0), sp.GetServices<IModelRouter>()));
         return new TokenflowBuilder(services);
     }
 

@@ -12,6 +12,7 @@ using Tokenflow.Server.OpenAi;
 using Tokenflow.Server.Responses;
 using Tokenflow.Server.Streams;
 using Tokenflow.Server.WebSockets;
+using Tokenflow.Upstreams;
 
 namespace Tokenflow.Server.Hosting;
 
@@ -24,7 +25,7 @@ public static class TokenflowServerExtensions
     /// (stream store limits under <c>Tokenflow:Streams</c>); applies the body size limit to Kestrel. The
     /// store and models <paramref name="configuration"/> names are added too: <c>Tokenflow:Store</c> (a Redis
     /// configuration string; default memory), the embedded model, <c>model</c> / <c>Tokenflow:Model</c> and
-    /// <c>Tokenflow:Models:&lt;id&gt;</c>. Returns the builder for more (<c>.AddRedisStore(…)</c>,
+    /// <c>Tokenflow:Models:&lt;id&gt;</c>, and the upstream providers under <c>Tokenflow:Upstreams</c>. Returns the builder for more (<c>.AddRedisStore(…)</c>,
     /// <c>.AddLlamaCpp(…)</c>), in any order.
     /// </summary>
     public static ITokenflowBuilder AddTokenflow(this IServiceCollection services, IConfiguration configuration)
@@ -56,6 +57,8 @@ public static class TokenflowServerExtensions
             builder.AddRedisStore(store);
         }
 
+        // Tokenflow:Upstreams:<name>:… — provider backends, routed after the local models.
+        builder.AddUpstreams();
         return builder.AddConfiguredModels(configuration);
     }
 

@@ -17,12 +17,36 @@ internal static class ChunkStreamResponse
     /// <summary>
     /// Streams events as SSE until the terminal event, flushing each one as it is written, with a
     /// comment heartbeat after <paramref name="heartbeat"/> of silence. Returns when the stream
-    /// ends or the client goes away (the caller disposes the reader, which detaches it).
+    /// ends or the client goes away (the caller disposes the reader, which detaches it). With
+    /// <paramref name="errorStatusBeforeOutput"/>, the response waits for the first event (at most one
+    /// heartbeat): when that is an error with a <see cref="StreamError.Status"/> (an upstream's 429, 400,
+    /// 502 …) the answer is that status, <c>Retry-After</c> and an OpenAI error object instead of a stream.
     /// </summary>
-    public static async Task WriteEventStreamAsync(HttpContext context, IStreamReader reader, ChunkSseWriter writer, TimeSpan heartbeat, TimeProvider time)
+    public static async Task WriteEventStreamAsync(HttpContext context, IStreamReader reader, ChunkSseWriter writer, TimeSpan heartbeat, TimeProvider time, bool errorStatusBeforeOutput = false)
     {
         var response = context.Response;
         var cancellationToken = context.RequestAborted;
+        var (hasFirst, first, waited) = (false, default(StreamEvent), false);
+        if (errorStatusBeforeOutput)
+        {
+            try
+            {
+                (hasFirst, first) = await ReadFirstAsync(reader, heartbeat, time, cancellationToken);
+                waited = !hasFirst;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+
+            if (hasFirst && first.Kind == StreamEventKind.Error && first.Error is { Status: > 0 } error)
+            {
+                response.Headers["X-Stream-Id"] = reader.StreamId;
+                await WriteErrorAsync(context, error, error.Status);
+                return;
+            }
+        }
+
         response.StatusCode = StatusCodes.Status200OK;
         EventStreamResponse.Prepare(context);
         response.Headers["X-Stream-Id"] = reader.StreamId;
@@ -34,6 +58,24 @@ internal static class ChunkStreamResponse
         try
         {
             await response.StartAsync(cancellationToken);
+            if (hasFirst || waited)
+            {
+                // The first event waited for above, or — a model still in prefill — a heartbeat at once.
+                if (hasFirst)
+                {
+                    writer.Write(in first);
+                }
+                else
+                {
+                    writer.WritePing();
+                }
+
+                if (!await FlushAsync(output, cancellationToken))
+                {
+                    return;
+                }
+            }
+
             while (!writer.Ended && await reader.WaitToReadAsync(cancellationToken))
             {
                 var written = 0;
@@ -86,6 +128,38 @@ internal static class ChunkStreamResponse
         }
     }
 
+    /// <summary>The first event, waiting at most <paramref name="limit"/>; false when none came in time.</summary>
+    private static async ValueTask<(bool, StreamEvent)> ReadFirstAsync(IStreamReader reader, TimeSpan limit, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        using var timer = time.CreateTimer(static s => ((IStreamReader)s!).Interrupt(), reader, limit, Timeout.InfiniteTimeSpan);
+        while (await reader.WaitToReadAsync(cancellationToken))
+        {
+            if (reader.TryRead(out var first))
+            {
+                return (true, first);
+            }
+
+            if (time.GetElapsedTime(started) >= limit)
+            {
+                break;
+            }
+        }
+
+        return (false, default);
+    }
+
+    /// <summary>Sends <paramref name="error"/> as the whole response, with its <c>Retry-After</c> when it has one.</summary>
+    private static Task WriteErrorAsync(HttpContext context, StreamError error, int status)
+    {
+        if (error.RetryAfter is { } retryAfter)
+        {
+            context.Response.Headers.RetryAfter = ((long)Math.Ceiling(Math.Max(0, retryAfter.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return new OpenAiError(status, error.Message, error.Type, null, error.Code).WriteResponseAsync(context.Response);
+    }
+
     /// <summary>Flushes the response; false when the client has gone and writing should stop.</summary>
     private static async ValueTask<bool> FlushAsync(System.IO.Pipelines.PipeWriter output, CancellationToken cancellationToken)
     {
@@ -120,7 +194,8 @@ internal static class ChunkStreamResponse
         if (final.Kind == StreamEventKind.Error || final.Seq == 0)
         {
             var error = final.Error ?? new StreamError("The generation ended without a result.", "server_error", "stream_incomplete");
-            await new OpenAiError(StatusCodes.Status500InternalServerError, error.Message, error.Type, null, error.Code).WriteResponseAsync(context.Response);
+            context.Response.Headers["X-Stream-Id"] = reader.StreamId;
+            await WriteErrorAsync(context, error, error.Status > 0 ? error.Status : StatusCodes.Status500InternalServerError);
             return;
         }
 

@@ -43,7 +43,7 @@ internal static class CompletionEndpoints
             if (completion.Stream)
             {
                 using var writer = new ChunkSseWriter(context.Response.BodyWriter, kind, start.StreamId!, completion.Model.Id, start.Created, completion.IncludeUsage, completion.PartialJson);
-                await ChunkStreamResponse.WriteEventStreamAsync(context, reader!, writer, options.HeartbeatInterval, services.GetRequiredService<TimeProvider>());
+                await ChunkStreamResponse.WriteEventStreamAsync(context, reader!, writer, options.HeartbeatInterval, services.GetRequiredService<TimeProvider>(), errorStatusBeforeOutput: true);
             }
             else
             {

@@ -140,7 +140,8 @@ internal sealed class CompletionRequestValidator
             Model = model.Id,
             Messages = messages,
             Prompt = prompt,
-            MaxTokens = effectiveMax,
+            // A backend that limits tokens itself (an upstream) gets the client's limit or 0 = its own default.
+            MaxTokens = model.BackendLimitsTokens ? maxTokens ?? 0 : effectiveMax,
             Temperature = request.Temperature,
             TopP = request.TopP,
             Seed = request.Seed,
@@ -155,7 +156,7 @@ internal sealed class CompletionRequestValidator
         var generation = new GenerationOptions
         {
             IdPrefix = kind == CompletionKind.Chat ? "chatcmpl-" : "cmpl-",
-            MaxTokens = effectiveMax,
+            MaxTokens = model.BackendLimitsTokens ? int.MaxValue : effectiveMax,
             Stop = stops,
             Background = request.Background ?? false,
             ResumeGrace = request.ResumeGraceMs is { } g ? TimeSpan.FromMilliseconds(g) : null,

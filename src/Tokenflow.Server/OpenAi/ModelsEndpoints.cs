@@ -22,19 +22,24 @@ internal static class ModelsEndpoints
             await WriteJsonAsync(context, w => WriteModel(w, model));
         });
 
-        group.MapGet(string.Empty, (HttpContext context, ModelCatalog catalog) => WriteJsonAsync(context, w =>
+        // Local models, then each upstream's (<name>/<id>, from its own model list, cached).
+        group.MapGet(string.Empty, async (HttpContext context, ModelCatalog catalog) =>
         {
-            w.WriteStartObject();
-            w.WriteString("object"u8, "list"u8);
-            w.WriteStartArray("data"u8);
-            foreach (var model in catalog.Models)
+            var models = await catalog.ListAsync(context.RequestAborted);
+            await WriteJsonAsync(context, w =>
             {
-                WriteModel(w, model);
-            }
+                w.WriteStartObject();
+                w.WriteString("object"u8, "list"u8);
+                w.WriteStartArray("data"u8);
+                foreach (var model in models)
+                {
+                    WriteModel(w, model);
+                }
 
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }));
+                w.WriteEndArray();
+                w.WriteEndObject();
+            });
+        });
         return group;
     }
 

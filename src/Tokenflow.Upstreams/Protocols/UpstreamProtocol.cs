@@ -1,0 +1,112 @@
+using System.Buffers;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Tokenflow.Core.Backends;
+using Tokenflow.Core.Streams;
+
+namespace Tokenflow.Upstreams.Protocols;
+
+/// <summary>
+/// One provider's wire format: the streaming request for a <see cref="BackendRequest"/>, the parse of its
+/// stream into <see cref="TokenPiece"/>s (usage and finish reason set on the request), and its model list.
+/// </summary>
+internal abstract class UpstreamProtocol
+{
+    private static readonly MediaTypeHeaderValue Json = new("application/json");
+
+    /// <summary>The request that starts a streamed generation of <paramref name="modelId"/>.</summary>
+    public abstract HttpRequestMessage CreateGenerateRequest(Uri baseUri, BackendRequest request, string modelId);
+
+    /// <summary>
+    /// Reads a successful response body as pieces. Throws <see cref="ModelBackendException"/> for an error the
+    /// upstream reports in the stream, and <see cref="UpstreamErrors.Incomplete"/>'s when the body ends before
+    /// the protocol's end marker: a cut-off stream never looks complete.
+    /// </summary>
+    public abstract IAsyncEnumerable<TokenPiece> ReadAsync(Stream body, BackendRequest request, CancellationToken cancellationToken);
+
+    /// <summary>The request for the upstream's model list.</summary>
+    public abstract HttpRequestMessage CreateModelListRequest(Uri baseUri);
+
+    /// <summary>The model ids in a model list response.</summary>
+    public abstract IReadOnlyList<string> ParseModelList(ReadOnlySpan<byte> body);
+
+    /// <summary>The upstream's name, for error messages (set by <see cref="Upstream"/>).</summary>
+    public string UpstreamName { get; set; } = "upstream";
+
+    protected static HttpRequestMessage Post(Uri uri, Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            write(writer);
+        }
+
+        var content = new ReadOnlyMemoryContent(buffer.WrittenMemory);
+        content.Headers.ContentType = Json;
+        var message = new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
+        message.Headers.Accept.ParseAdd("text/event-stream, application/x-ndjson, application/json");
+        return message;
+    }
+
+    /// <summary>
+    /// After the end marker, reads what is left of the body (normally nothing but the chunked terminator),
+    /// so the connection goes back to the pool; gives up after a second (then disposal closes it).
+    /// </summary>
+    protected static async ValueTask DrainAsync(Stream body, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(1));
+        var scratch = ArrayPool<byte>.Shared.Rent(512);
+        try
+        {
+            while (await body.ReadAsync(scratch, timeout.Token).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+        {
+            // The upstream kept the stream open past its end marker: the connection is closed instead.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    protected static FinishReason ParseFinish(ReadOnlySpan<byte> reason) => reason switch
+    {
+        _ when reason.SequenceEqual("stop"u8) || reason.SequenceEqual("end_turn"u8) || reason.SequenceEqual("stop_sequence"u8) || reason.SequenceEqual("eos"u8) => FinishReason.Stop,
+        _ when reason.SequenceEqual("length"u8) || reason.SequenceEqual("max_tokens"u8) || reason.SequenceEqual("model_context_window_exceeded"u8) => FinishReason.Length,
+        _ when reason.SequenceEqual("tool_calls"u8) || reason.SequenceEqual("tool_use"u8) || reason.SequenceEqual("function_call"u8) => FinishReason.ToolCalls,
+        _ when reason.SequenceEqual("content_filter"u8) || reason.SequenceEqual("refusal"u8) => FinishReason.ContentFilter,
+        _ => FinishReason.Stop,
+    };
+
+    /// <summary>Writes a JSON Schema element, or an empty object schema.</summary>
+    protected static void WriteSchema(Utf8JsonWriter w, JsonElement? schema)
+    {
+        if (schema is { ValueKind: JsonValueKind.Object } s)
+        {
+            s.WriteTo(w);
+        }
+        else
+        {
+            w.WriteStartObject();
+            w.WriteString("type"u8, "object"u8);
+            w.WriteStartObject("properties"u8);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+    }
+
+    /// <summary>Reads an integer property value, or null.</summary>
+    protected static int? ReadInt(ref Utf8JsonReader reader)
+        => reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var n) ? n : null;
+
+    /// <summary>Skips the value the reader is on (after a property name, call Read first).</summary>
+    protected static void SkipValue(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        reader.Skip();
+    }
+}
