@@ -101,6 +101,24 @@ await check('ai sdk: streamObject gets growing partial objects from sim that end
   assert(typeof object.reason === 'string' && object.reason.length >= 200 && Number.isInteger(object.score), `object ${JSON.stringify(object)}`);
 });
 
+await check('openai responses: a streamed response from sim numbers its events and its final response matches the deltas', async () => {
+  const stream = await client.responses.create({ model: 'sim', input: 'Hello', max_output_tokens: 20, seed: 9, stream: true });
+  let text = '';
+  let expected = 0;
+  let final = null;
+  for await (const event of stream) {
+    assert(event.sequence_number === expected++, `sequence ${event.sequence_number} after ${expected - 1}`);
+    if (event.type === 'response.output_text.delta') text += event.delta;
+    if (event.type === 'response.completed' || event.type === 'response.incomplete') final = event.response;
+  }
+  assert(final?.id?.startsWith('resp_') && final.status === 'incomplete', `final ${JSON.stringify(final)?.slice(0, 200)}`);
+  assert(final.output[0].content[0].text === text && text.length > 0, 'output text equals the deltas');
+  const again = await client.responses.create({ model: 'sim', input: 'Hello', max_output_tokens: 20, seed: 9 });
+  assert(again.output_text === text, `non-streamed ${again.output_text}`);
+  const polled = await client.responses.retrieve(final.id);
+  assert(polled.output_text === text && polled.usage.output_tokens === 20, 'retrieve gives the same response');
+});
+
 const anthropic = new Anthropic({ baseURL: baseURL.replace(/\/v1$/, ''), apiKey: 'unused', maxRetries: 0, timeout: 60_000 });
 
 await check('the Anthropic SDK streams a message from sim and its final message matches the deltas', async () => {

@@ -38,6 +38,49 @@ public sealed class OpenAiSdkToolCallTests
     }
 
     [Fact]
+    public async Task The_sdk_streams_a_forced_tool_call_from_tokenflow_tiny_that_validates_and_matches_the_non_streamed_call()
+    {
+        await using var server = await TestServer.StartAsync(["--Tokenflow:EmbeddedModel", "true"]);
+        var client = new ChatClient("tokenflow-tiny", new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = new Uri(server.Address, "/v1"), NetworkTimeout = TimeSpan.FromSeconds(60) });
+        const string schema = """{"type":"object","properties":{"city":{"type":"string","maxLength":12},"days":{"type":"integer","minimum":1,"maximum":14}},"required":["city","days"],"additionalProperties":false}""";
+        var validator = JsonSchema.FromText(schema);
+        for (var seed = 1L; seed <= 3; seed++)
+        {
+            var options = new ChatCompletionOptions
+            {
+                ToolChoice = ChatToolChoice.CreateFunctionChoice("get_weather"),
+                Tools = { ChatTool.CreateFunctionTool("get_weather", "Weather for a city", BinaryData.FromString(schema)) },
+                Temperature = 0.8f,
+                MaxOutputTokenCount = 64,
+            };
+#pragma warning disable OPENAI001 // Seed is marked experimental in the SDK.
+            options.Seed = seed;
+#pragma warning restore OPENAI001
+            var arguments = new StringBuilder();
+            string? id = null, name = null;
+            ChatFinishReason? finish = null;
+            await foreach (var update in client.CompleteChatStreamingAsync([new UserChatMessage("Weather in Zürich?")], options))
+            {
+                foreach (var part in update.ToolCallUpdates)
+                {
+                    id ??= part.ToolCallId;
+                    name ??= part.FunctionName;
+                    arguments.Append(part.FunctionArgumentsUpdate?.ToString());
+                }
+
+                finish = update.FinishReason ?? finish;
+            }
+
+            Assert.Equal(ChatFinishReason.ToolCalls, finish);
+            Assert.Equal("get_weather", name);
+            Assert.True(validator.Evaluate(JsonNode.Parse(arguments.ToString())).IsValid, $"seed {seed}: {arguments}");
+            var whole = (await client.CompleteChatAsync([new UserChatMessage("Weather in Zürich?")], options)).Value;
+            var call = Assert.Single(whole.ToolCalls);
+            Assert.Equal((id, name, arguments.ToString()), (call.Id, call.FunctionName, call.FunctionArguments.ToString()));
+        }
+    }
+
+    [Fact]
     public async Task The_sdk_streams_sim_tool_calls_and_continues_with_the_results()
     {
         await using var server = await TestServer.StartAsync();
