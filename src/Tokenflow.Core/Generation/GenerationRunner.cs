@@ -62,7 +62,8 @@ public sealed partial class GenerationRunner
 
     /// <summary>
     /// Adds a watch to a generation this process is running; it fires at the first content delta from now on
-    /// whose text so far matches. The caller checked the caller may see the stream.
+    /// whose text matches (the text since the stream's first watch was added: a stream without watches keeps
+    /// no copy of its output). The caller checked the caller may see the stream.
     /// </summary>
     public WatchAddResult TryAddWatch(string streamId, WatchSpec watch)
     {

@@ -14,7 +14,8 @@ namespace Tokenflow.Core.Watches;
 /// The watches of one running generation, evaluated by its generation task after every content delta it
 /// appends (so a watch fires at exactly the delta that completed its match, and <c>cancel_on</c> stops the
 /// model before the next token). Watches added while it runs (<c>POST /v1/streams/{id}/watches</c>) are
-/// queued from any thread and join at the next delta, which also checks them against the text so far.
+/// queued from any thread and join at the next delta; the text is kept only while the stream has watches, so
+/// a watch added to a stream that had none sees the output from that delta on.
 /// </summary>
 internal sealed partial class WatchSet
 {
@@ -70,16 +71,13 @@ internal sealed partial class WatchSet
             _active.Add(watch);
         }
 
-        if (text.IsEmpty && _active.Count == 0)
+        // Without watches nothing is kept: a stream that asked for none pays no copy of its text.
+        if (_active.Count == 0)
         {
             return true;
         }
 
         Append(text);
-        if (_active.Count == 0)
-        {
-            return true;
-        }
 
         var structural = text.IndexOfAny(ValueEnds) >= 0;
         for (var i = 0; i < _active.Count; i++)
