@@ -21,20 +21,8 @@ internal static class MessagesEndpoints
     private static async Task HandleAsync(HttpContext context, MessagesRequestParser parser, GenerationRunner runner, IStreamStore store, IOptions<TokenflowOptions> options, TimeProvider time)
     {
         MessagesRequest? request = null;
-        OpenAiError? error;
-        try
-        {
-            using var body = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted);
-            error = parser.Parse(body.RootElement, ApiKeys.OwnerOf(context), out request);
-        }
-        catch (JsonException ex)
-        {
-            error = OpenAiError.Invalid($"The request body is not valid JSON: {ex.Message}", null, "invalid_json");
-        }
-        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            error = OpenAiError.TooLarge(options.Value.MaxRequestBodyBytes);
-        }
+        var owner = ApiKeys.OwnerOf(context);
+        var error = await JsonRequestBody.ReadAsync(context, root => parser.Parse(root, owner, out request));
 
         if (error is not null)
         {

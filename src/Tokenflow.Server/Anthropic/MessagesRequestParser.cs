@@ -28,7 +28,7 @@ internal sealed class MessagesRequestParser(ModelCatalog catalog, IOptions<Token
             return OpenAiError.Invalid("The request body must be a JSON object.", null, "invalid_json");
         }
 
-        if (!TryString(root, "model", out var model) || string.IsNullOrWhiteSpace(model))
+        if (!root.TryGetString("model", out var model) || string.IsNullOrWhiteSpace(model))
         {
             return OpenAiError.Invalid("model: Field required", "model", "missing_required_parameter");
         }
@@ -137,7 +137,7 @@ internal sealed class MessagesRequestParser(ModelCatalog catalog, IOptions<Token
         foreach (var message in list.EnumerateArray())
         {
             var param = $"messages.{i++}";
-            if (message.ValueKind != JsonValueKind.Object || !TryString(message, "role", out var role) || role is not ("user" or "assistant"))
+            if (message.ValueKind != JsonValueKind.Object || !message.TryGetString("role", out var role) || role is not ("user" or "assistant"))
             {
                 return OpenAiError.Invalid($"{param}.role: must be \"user\" or \"assistant\".", $"{param}.role", "invalid_value");
             }
@@ -164,24 +164,24 @@ internal sealed class MessagesRequestParser(ModelCatalog catalog, IOptions<Token
             foreach (var block in content.EnumerateArray())
             {
                 var blockParam = $"{param}.content.{j++}";
-                if (block.ValueKind != JsonValueKind.Object || !TryString(block, "type", out var type))
+                if (block.ValueKind != JsonValueKind.Object || !block.TryGetString("type", out var type))
                 {
                     return OpenAiError.Invalid($"{blockParam}: a content block needs a 'type'.", blockParam, "invalid_value");
                 }
 
                 switch (type)
                 {
-                    case "text" when TryString(block, "text", out var t):
+                    case "text" when block.TryGetString("text", out var t):
                         text.Append(t);
                         break;
                     case "thinking" or "redacted_thinking" when role == "assistant":
                         // Earlier reasoning is not part of the prompt a model here continues from.
                         break;
-                    case "tool_use" when role == "assistant" && TryString(block, "id", out var id) && TryString(block, "name", out var name):
+                    case "tool_use" when role == "assistant" && block.TryGetString("id", out var id) && block.TryGetString("name", out var name):
                         var input = block.TryGetProperty("input", out var inputValue) ? inputValue.GetRawText() : "{}";
                         (calls ??= []).Add(new ChatToolCall(id!, name!, input));
                         break;
-                    case "tool_result" when role == "user" && TryString(block, "tool_use_id", out var useId):
+                    case "tool_result" when role == "user" && block.TryGetString("tool_use_id", out var useId):
                         var resultError = ReadText(block.TryGetProperty("content", out var resultContent) ? resultContent : default, $"{blockParam}.content", out var resultText);
                         if (resultError is not null)
                         {
@@ -222,12 +222,12 @@ internal sealed class MessagesRequestParser(ModelCatalog catalog, IOptions<Token
             foreach (var tool in list.EnumerateArray())
             {
                 var param = $"tools.{i++}";
-                if (tool.ValueKind != JsonValueKind.Object || !TryString(tool, "name", out var name) || string.IsNullOrEmpty(name))
+                if (tool.ValueKind != JsonValueKind.Object || !tool.TryGetString("name", out var name) || string.IsNullOrEmpty(name))
                 {
                     return OpenAiError.Invalid($"{param}.name: Field required", $"{param}.name", "missing_required_parameter");
                 }
 
-                if (TryString(tool, "type", out var type) && type is not ("custom" or null))
+                if (tool.TryGetString("type", out var type) && type is not ("custom" or null))
                 {
                     return OpenAiError.Invalid($"{param}.type: server tools ('{type}') are not supported by this server; give client tools with an input_schema.", $"{param}.type", "unsupported_tool");
                 }
@@ -237,20 +237,20 @@ internal sealed class MessagesRequestParser(ModelCatalog catalog, IOptions<Token
                     return OpenAiError.Invalid($"{param}.input_schema: Field required (an object schema)", $"{param}.input_schema", "missing_required_parameter");
                 }
 
-                TryString(tool, "description", out var description);
+                tool.TryGetString("description", out var description);
                 tools.Add(new ToolDefinition(name!, description, schema.Clone()));
             }
         }
 
         if (root.TryGetProperty("tool_choice", out var toolChoice) && toolChoice.ValueKind != JsonValueKind.Null)
         {
-            TryString(toolChoice, "type", out var type);
+            toolChoice.TryGetString("type", out var type);
             choice = type switch
             {
                 "auto" => ToolChoice.Auto,
                 "any" => ToolChoice.Required,
                 "none" => ToolChoice.None,
-                "tool" when TryString(toolChoice, "name", out var name) && tools?.Exists(t => t.Name == name) == true => new ToolChoice(ToolChoiceMode.Function, name),
+                "tool" when toolChoice.TryGetString("name", out var name) && tools?.Exists(t => t.Name == name) == true => new ToolChoice(ToolChoiceMode.Function, name),
                 _ => null,
             };
             if (choice is null)
@@ -282,7 +282,7 @@ internal sealed class MessagesRequestParser(ModelCatalog catalog, IOptions<Token
                 var joined = new System.Text.StringBuilder();
                 foreach (var block in value.EnumerateArray())
                 {
-                    if (!TryString(block, "type", out var type) || type != "text" || !TryString(block, "text", out var t))
+                    if (!block.TryGetString("type", out var type) || type != "text" || !block.TryGetString("text", out var t))
                     {
                         return OpenAiError.Invalid($"{param}: only text blocks are supported here (got {(type is null ? "a block without type" : $"'{type}'")}).", param, "unsupported_content");
                     }
@@ -312,11 +312,5 @@ internal sealed class MessagesRequestParser(ModelCatalog catalog, IOptions<Token
 
         value = v;
         return null;
-    }
-
-    private static bool TryString(JsonElement element, string name, out string? value)
-    {
-        value = element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-        return value is not null;
     }
 }

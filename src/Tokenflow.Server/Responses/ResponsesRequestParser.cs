@@ -28,7 +28,7 @@ internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<Toke
             return OpenAiError.Invalid("The request body must be a JSON object.", null, "invalid_json");
         }
 
-        if (!TryString(root, "model", out var model) || string.IsNullOrWhiteSpace(model))
+        if (!root.TryGetString("model", out var model) || string.IsNullOrWhiteSpace(model))
         {
             return OpenAiError.Invalid("'model' is required.", "model", "missing_required_parameter");
         }
@@ -42,7 +42,7 @@ internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<Toke
         }
 
         var messages = new List<ChatMessage>();
-        if (TryString(root, "instructions", out var instructions) && instructions!.Length > 0)
+        if (root.TryGetString("instructions", out var instructions) && instructions!.Length > 0)
         {
             messages.Add(new ChatMessage("system", instructions));
         }
@@ -141,15 +141,15 @@ internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<Toke
         foreach (var item in input.EnumerateArray())
         {
             var param = $"input[{i++}]";
-            TryString(item, "type", out var type);
+            item.TryGetString("type", out var type);
             switch (type)
             {
-                case "function_call" when TryString(item, "call_id", out var callId) && TryString(item, "name", out var name):
-                    TryString(item, "arguments", out var arguments);
+                case "function_call" when item.TryGetString("call_id", out var callId) && item.TryGetString("name", out var name):
+                    item.TryGetString("arguments", out var arguments);
                     messages.Add(new ChatMessage("assistant", string.Empty) { ToolCalls = [new ChatToolCall(callId!, name!, arguments ?? "{}")] });
                     continue;
-                case "function_call_output" when TryString(item, "call_id", out var outputId):
-                    TryString(item, "output", out var output);
+                case "function_call_output" when item.TryGetString("call_id", out var outputId):
+                    item.TryGetString("output", out var output);
                     messages.Add(new ChatMessage("tool", output ?? string.Empty) { ToolCallId = outputId });
                     continue;
                 case null or "message":
@@ -158,7 +158,7 @@ internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<Toke
                     return OpenAiError.Invalid($"'{param}.type' '{type}' is not supported by this server (message, function_call and function_call_output are).", $"{param}.type", "unsupported_input");
             }
 
-            if (!TryString(item, "role", out var role) || role is not ("user" or "assistant" or "system" or "developer"))
+            if (!item.TryGetString("role", out var role) || role is not ("user" or "assistant" or "system" or "developer"))
             {
                 return OpenAiError.Invalid($"'{param}.role' must be user, assistant, system or developer.", $"{param}.role", "invalid_value");
             }
@@ -183,8 +183,8 @@ internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<Toke
             var j = 0;
             foreach (var part in content.EnumerateArray())
             {
-                TryString(part, "type", out var partType);
-                if (partType is not ("input_text" or "output_text" or "text") || !TryString(part, "text", out var partText))
+                part.TryGetString("type", out var partType);
+                if (partType is not ("input_text" or "output_text" or "text") || !part.TryGetString("text", out var partText))
                 {
                     return OpenAiError.Invalid($"'{param}.content[{j}].type' '{partType}' is not supported by model inputs here (input_text is).", $"{param}.content[{j}].type", "unsupported_content");
                 }
@@ -215,17 +215,17 @@ internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<Toke
             foreach (var tool in list.EnumerateArray())
             {
                 var param = $"tools[{i++}]";
-                if (!TryString(tool, "type", out var type) || type != "function")
+                if (!tool.TryGetString("type", out var type) || type != "function")
                 {
                     return OpenAiError.Invalid($"'{param}.type' must be \"function\": built-in tools ('{type}') are not supported by this server.", $"{param}.type", "unsupported_tool");
                 }
 
-                if (!TryString(tool, "name", out var name) || name!.Length == 0)
+                if (!tool.TryGetString("name", out var name) || name!.Length == 0)
                 {
                     return OpenAiError.Invalid($"'{param}.name' is required.", $"{param}.name", "missing_required_parameter");
                 }
 
-                TryString(tool, "description", out var description);
+                tool.TryGetString("description", out var description);
                 JsonElement? parameters = tool.TryGetProperty("parameters", out var ps) && ps.ValueKind == JsonValueKind.Object ? ps.Clone() : null;
                 var strict = tool.TryGetProperty("strict", out var strictValue) && strictValue.ValueKind == JsonValueKind.True;
                 tools.Add(new ToolDefinition(name, description, parameters, strict));
@@ -236,7 +236,7 @@ internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<Toke
         {
             choice = toolChoice.ValueKind == JsonValueKind.String
                 ? toolChoice.GetString() switch { "auto" => ToolChoice.Auto, "none" => ToolChoice.None, "required" => ToolChoice.Required, _ => null }
-                : TryString(toolChoice, "type", out var type) && type == "function" && TryString(toolChoice, "name", out var name) && tools?.Exists(t => t.Name == name) == true
+                : toolChoice.TryGetString("type", out var type) && type == "function" && toolChoice.TryGetString("name", out var name) && tools?.Exists(t => t.Name == name) == true
                     ? new ToolChoice(ToolChoiceMode.Function, name)
                     : null;
             if (choice is null || (choice.Mode != ToolChoiceMode.None && (tools is null || tools.Count == 0)))
@@ -256,7 +256,7 @@ internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<Toke
             return null;
         }
 
-        TryString(f, "type", out var type);
+        f.TryGetString("type", out var type);
         switch (type)
         {
             case "text":
@@ -265,17 +265,11 @@ internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<Toke
                 format = new ResponseFormat(ResponseFormatKind.JsonObject);
                 return null;
             case "json_schema" when f.TryGetProperty("schema", out var schema) && schema.ValueKind == JsonValueKind.Object:
-                TryString(f, "name", out var name);
+                f.TryGetString("name", out var name);
                 format = new ResponseFormat(ResponseFormatKind.JsonSchema, schema.Clone(), name, f.TryGetProperty("strict", out var strict) && strict.ValueKind == JsonValueKind.True);
                 return null;
             default:
                 return OpenAiError.Invalid("'text.format' must be {\"type\":\"text\"}, {\"type\":\"json_object\"} or {\"type\":\"json_schema\",\"name\",\"schema\"}.", "text.format", "invalid_value");
         }
-    }
-
-    private static bool TryString(JsonElement element, string name, out string? value)
-    {
-        value = element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-        return value is not null;
     }
 }

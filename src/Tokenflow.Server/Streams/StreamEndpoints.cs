@@ -113,18 +113,8 @@ internal static class StreamEndpoints
             return;
         }
 
-        WatchSpec? watch;
-        OpenAiError? error;
-        try
-        {
-            using var body = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted);
-            error = WatchRequestParser.ParseOne(body.RootElement, "watch", out watch);
-        }
-        catch (JsonException ex)
-        {
-            error = OpenAiError.Invalid($"The request body is not valid JSON: {ex.Message}", null, "invalid_json");
-            watch = null;
-        }
+        WatchSpec? watch = null;
+        var error = await JsonRequestBody.ReadAsync(context, root => WatchRequestParser.ParseOne(root, "watch", out watch));
 
         if (error is null && status.State != StreamState.Running)
         {
