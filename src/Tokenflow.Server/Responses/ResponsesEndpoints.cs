@@ -105,7 +105,7 @@ internal static class ResponsesEndpoints
             // What the store holds now, without waiting for more.
             while (!state.Ended && reader.TryRead(out var item))
             {
-                state.Add(in item, static (_, _) => { });
+                state.Add(in item, ResponseState.Accumulate);
             }
 
             await WriteObjectAsync(context, state);
@@ -128,7 +128,7 @@ internal static class ResponsesEndpoints
             var state = new ResponseState(id, descriptor.Model, descriptor.Created);
             while (reader is not null && !state.Ended && reader.TryRead(out var item))
             {
-                state.Add(in item, static (_, _) => { });
+                state.Add(in item, ResponseState.Accumulate);
             }
 
             await WriteObjectAsync(context, state);
@@ -143,7 +143,7 @@ internal static class ResponsesEndpoints
             {
                 while (!state.Ended && reader.TryRead(out var item))
                 {
-                    state.Add(in item, static (_, _) => { });
+                    state.Add(in item, ResponseState.Accumulate);
                 }
             }
         }
@@ -178,37 +178,13 @@ internal static class ResponsesEndpoints
         response.StatusCode = StatusCodes.Status200OK;
         EventStreamResponse.Prepare(context);
         response.Headers["X-Stream-Id"] = reader.StreamId;
-        using var json = new Utf8JsonWriter(Stream.Null, JsonWriting.Fragment);
-        var sequence = -1L;
-        void Sink(string type, Action<Utf8JsonWriter> fields)
-        {
-            if (++sequence <= startingAfter)
-            {
-                return;
-            }
-
-            output.Write("id: "u8);
-            Utf8Formatter.TryFormat(sequence, output.GetSpan(20), out var written);
-            output.Advance(written);
-            output.Write("\nevent: "u8);
-            output.Write(System.Text.Encoding.UTF8.GetBytes(type));
-            output.Write("\ndata: "u8);
-            json.Reset(output);
-            json.WriteStartObject();
-            json.WriteString("type"u8, type);
-            fields(json);
-            json.WriteNumber("sequence_number"u8, sequence);
-            json.WriteEndObject();
-            json.Flush();
-            output.Write("\n\n"u8);
-        }
-
+        using var sink = new ResponseEventSink(output, startingAfter);
         try
         {
             await response.StartAsync(cancellationToken);
             if (fresh)
             {
-                state.Start(Sink);
+                state.Start(sink);
             }
 
             var lastWrite = time.GetTimestamp();
@@ -219,7 +195,7 @@ internal static class ResponsesEndpoints
                 var any = false;
                 while (!state.Ended && reader.TryRead(out var item))
                 {
-                    state.Add(in item, Sink);
+                    state.Add(in item, sink);
                     any = true;
                 }
 
