@@ -29,7 +29,7 @@ internal static class ResponsesEndpoints
         return group;
     }
 
-    private static async Task CreateAsync(HttpContext context, ResponsesRequestParser parser, GenerationRunner runner, IStreamStore store, IOptions<TokenflowOptions> options, TimeProvider time)
+    private static async Task CreateAsync(HttpContext context, ResponsesRequestParser parser, GenerationRunner runner, IStreamStore store, StreamAccess streams, IOptions<TokenflowOptions> options, TimeProvider time)
     {
         ResponsesRequest? request = null;
         var owner = ApiKeys.OwnerOf(context);
@@ -41,7 +41,22 @@ internal static class ResponsesEndpoints
             return;
         }
 
-        var start = await runner.StartAsync(request!.Model, request.Backend, request.Generation, context.RequestAborted);
+        if (request!.PreviousResponseId is { } previous)
+        {
+            var (history, historyError) = await ResponseConversation.LoadAsync(streams, previous, owner, context.RequestAborted);
+            if (historyError is not null)
+            {
+                await historyError.WriteResponseAsync(context.Response);
+                return;
+            }
+
+            request.Messages.InsertRange(request.InputStart, history!);
+        }
+
+        var generation = request.Store
+            ? request.Generation with { Context = ResponseConversation.Serialize(request.Messages.Skip(request.InputStart)) }
+            : request.Generation;
+        var start = await runner.StartAsync(request.Model, request.Backend, generation, context.RequestAborted);
         if (start.Status != StreamCreateStatus.Created)
         {
             await OpenAiError.StartRefused(start.Status).WriteResponseAsync(context.Response);
@@ -99,6 +114,13 @@ internal static class ResponsesEndpoints
             if (stream)
             {
                 await WriteEventStreamAsync(context, reader, state, startingAfter, fresh: true, options.Value.HeartbeatInterval, time);
+                return;
+            }
+
+            if (descriptor.Context is null)
+            {
+                // store: false — the response object is not kept for retrieval (its live stream still resumes).
+                await new OpenAiError(StatusCodes.Status404NotFound, $"Response '{id}' was created with 'store': false and cannot be retrieved.", "invalid_request_error", "id", "response_not_found").WriteResponseAsync(context.Response);
                 return;
             }
 
