@@ -12,7 +12,7 @@ namespace Tokenflow.Server.Responses;
 /// <c>response</c> object at any point. An output item per run of one channel (reasoning, message) and per tool
 /// call. The sequence is a pure function of the log, so a replay numbers every event the same. Not thread-safe.
 /// </summary>
-internal sealed class ResponseState
+internal sealed class ResponseState : IDisposable
 {
     private readonly string _id;
     private readonly string _model;
@@ -71,6 +71,18 @@ internal sealed class ResponseState
                 });
                 break;
         }
+    }
+
+    /// <summary>Returns the items' text buffers to the pool.</summary>
+    public void Dispose()
+    {
+        foreach (var item in _items)
+        {
+            item.Text.Dispose();
+        }
+
+        _items.Clear();
+        _open = null;
     }
 
     /// <summary>The response object's status now.</summary>
@@ -295,7 +307,7 @@ internal sealed class ResponseState
 
         public string Name { get; init; } = string.Empty;
 
-        public ArrayBufferWriter<byte> Text { get; } = new(64);
+        public PooledText Text { get; } = new();
 
         public static void WritePart(Utf8JsonWriter w, ReadOnlySpan<byte> text)
         {

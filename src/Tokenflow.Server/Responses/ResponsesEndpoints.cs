@@ -66,7 +66,7 @@ internal static class ResponsesEndpoints
         var (_, reader) = await store.OpenReaderAsync(start.StreamId!, 0, CancellationToken.None);
         await using (reader!)
         {
-            var state = new ResponseState(start.StreamId!, request.Model.Id, start.Created);
+            using var state = new ResponseState(start.StreamId!, request.Model.Id, start.Created);
             if (request.Stream)
             {
                 await WriteEventStreamAsync(context, reader!, state, -1, fresh: true, options.Value.HeartbeatInterval, time);
@@ -110,7 +110,7 @@ internal static class ResponsesEndpoints
 
         await using (reader)
         {
-            var state = new ResponseState(id, descriptor.Model, descriptor.Created);
+            using var state = new ResponseState(id, descriptor.Model, descriptor.Created);
             if (stream)
             {
                 await WriteEventStreamAsync(context, reader, state, startingAfter, fresh: true, options.Value.HeartbeatInterval, time);
@@ -147,7 +147,7 @@ internal static class ResponsesEndpoints
         var (_, reader, _) = await streams.OpenAsync(id, 0, ApiKeys.OwnerOf(context), context.RequestAborted);
         await using (reader)
         {
-            var state = new ResponseState(id, descriptor.Model, descriptor.Created);
+            using var state = new ResponseState(id, descriptor.Model, descriptor.Created);
             while (reader is not null && !state.Ended && reader.TryRead(out var item))
             {
                 state.Add(in item, ResponseState.Accumulate);
