@@ -57,6 +57,7 @@ public sealed partial class GenerationRunner
         }
 
         var startedAt = Stopwatch.GetTimestamp();
+        request.Stop ??= options.Stop is { Count: > 0 } stops ? stops : null;
         _ = Task.Run(() => RunAsync(model, request, options, writer, startedAt), CancellationToken.None);
         return new GenerationStart(StreamCreateStatus.Created, descriptor.Id, created);
     }
