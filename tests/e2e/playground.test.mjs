@@ -227,7 +227,7 @@ if (apiKey) {
     });
   }
 
-  await check('a second page watching the stream id shows the same text (fan-out)', async () => {
+  await check('a second page watching the stream id, and a third opened with /?watch=<id>, show the same text (fan-out)', async () => {
     const first = await openPage();
     await waitModels(first);
     await fill(first, { seed: 9, maxTokens: 120, tps: 30 });
@@ -240,11 +240,16 @@ if (apiKey) {
     await byId(second, 'watch').click();
     await waitOutput(second, 1);
     assert(await serverStatus(id) === 'running', 'the stream ended before the second page followed it live');
+    const third = await context.newPage();
+    await third.goto(`${origin}/?watch=${encodeURIComponent(id)}`, { timeout: WAIT });
     assert(await waitStatus(first, 'completed', 'failed', 'cancelled') === 'completed', `first: ${await text(first, 'status')}`);
     assert(await waitStatus(second, 'completed', 'failed', 'cancelled') === 'completed', `second: ${await text(second, 'status')} ${await text(second, 'error')}`);
     const a = await text(first, 'output');
     const b = await text(second, 'output');
     assert(a === b && a === await reference(9, 120), `watcher ${JSON.stringify(b)} != generator ${JSON.stringify(a)}`);
+    assert(await waitStatus(third, 'completed', 'failed', 'cancelled') === 'completed', `third (/?watch=): ${await text(third, 'status')}`);
+    assert(await text(third, 'output') === a, 'the page opened with /?watch= shows other text');
+    await third.close();
     assert(await text(second, 'stream-id') === id, 'the watcher does not show the stream id');
     await second.screenshot({ path: join(shots, 'playground-watch-narrow.png'), fullPage: true });
     await first.close();
@@ -273,6 +278,24 @@ if (apiKey) {
       const args = JSON.parse(await call.locator('pre').textContent());
       assert(typeof args.city === 'string' && ['celsius', 'fahrenheit'].includes(args.unit), `${door}: arguments ${JSON.stringify(args)}`);
     }
+    await page.close();
+  });
+
+  // No local backend emits reasoning or refusals (sim and tokenflow-tiny write text and tool calls), so this
+  // one check replays a recorded vLLM-style stream to the page instead of asking the server.
+  await check('reasoning_content renders in its own panel, outside the output', async () => {
+    const page = await openPage();
+    await waitModels(page);
+    const chunk = (delta, finish = null) => `id: ${chunk.seq = (chunk.seq ?? 0) + 1}\ndata: ${JSON.stringify({ id: 'chatcmpl-recorded', object: 'chat.completion.chunk', created: 1, model: 'sim', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const body = chunk({ role: 'assistant', content: '' }) + chunk({ reasoning_content: 'The user greets; ' }) + chunk({ reasoning_content: 'answer briefly.' })
+      + chunk({ content: 'Hello' }) + chunk({ content: ' there' }) + chunk({}, 'stop') + 'data: [DONE]\n\n';
+    await page.route('**/v1/chat/completions', (route) => route.fulfill({ status: 200, headers: { 'Content-Type': 'text/event-stream', 'X-Stream-Id': 'chatcmpl-recorded' }, body }));
+    await fill(page, { seed: 1, maxTokens: 10, tps: 0 });
+    await byId(page, 'send').click();
+    assert(await waitStatus(page, 'completed', 'failed', 'cancelled') === 'completed', `status ${await text(page, 'status')}`);
+    assert(await text(page, 'reasoning') === 'The user greets; answer briefly.', `reasoning ${await text(page, 'reasoning')}`);
+    assert(await byId(page, 'reasoning').isVisible(), 'the reasoning panel is hidden');
+    assert(await text(page, 'output') === 'Hello there', `output ${await text(page, 'output')}`);
     await page.close();
   });
 

@@ -409,8 +409,15 @@
 
   // Reads one SSE response into the run. Returns 'done', 'dropped' (we aborted it) or 'lost' (it ended early).
   async function readSse(r, response) {
+    let slice = performance.now();
     try {
       for await (const event of sseEvents(response)) {
+        // A fast stream can arrive faster than frames: give the browser a turn to paint now and then,
+        // otherwise reads that are already buffered resolve back to back and the page freezes until the end.
+        if (performance.now() - slice > 30) {
+          await new Promise((done) => setTimeout(done, 0));
+          slice = performance.now();
+        }
         if (event.data === '[DONE]') return 'done';
         if (event.event === 'error') {
           const body = JSON.parse(event.data);
@@ -644,7 +651,11 @@
   }
   window.addEventListener('resize', () => { if (run) drawChart(run.bars); });
 
-  const initial = new URLSearchParams(location.search).get('watch');
-  if (initial) ui.watchId.value = initial;
   loadModels();
+  // /?watch=<stream id>: a link that opens the page already following that stream.
+  const initial = new URLSearchParams(location.search).get('watch');
+  if (initial) {
+    ui.watchId.value = initial;
+    ui.watchForm.requestSubmit();
+  }
 })();
