@@ -128,6 +128,18 @@ if (apiKey) {
     await page.close();
   });
 
+  await check('the WebSocket door with a key fails with an explanation, not a hang', async () => {
+    const page = await openPage();
+    await byId(page, 'api-key').fill(apiKey);
+    await byId(page, 'api-key').dispatchEvent('change');
+    await waitModels(page);
+    await fill(page, { seed: 1, maxTokens: 10, tps: 0, door: 'ws' });
+    await byId(page, 'send').click();
+    assert(await waitStatus(page, 'completed', 'failed', 'cancelled') === 'failed', `status ${await text(page, 'status')}`);
+    assert((await text(page, 'error')).includes('use the SSE door'), `error: ${await text(page, 'error')}`);
+    await page.close();
+  });
+
   await check('a fresh tab (new session) does not have the key', async () => {
     const other = await browser.newContext();
     const page = await openPage(other);
@@ -349,8 +361,9 @@ if (apiKey) {
 
 await check('no request left the server\'s origin and the page logged no errors', async () => {
   assert(foreign.length === 0, `requests elsewhere: ${foreign}`);
-  // The deliberate failures above (401 before the key, 400, 404) show up as "Failed to load resource" only.
-  const real = consoleErrors.filter((e) => !e.startsWith('Failed to load resource'));
+  // The deliberate failures above (401 before the key, 400, 404; the refused WebSocket with a key) are the
+  // browser's own network messages; anything else is the page's.
+  const real = consoleErrors.filter((e) => !e.startsWith('Failed to load resource') && !(apiKey && e.startsWith('WebSocket connection to')));
   assert(real.length === 0, `console errors: ${real.join(' | ')}`);
 });
 
