@@ -268,12 +268,15 @@ if (apiKey) {
     await second.close();
   });
 
-  await check('watching an unknown stream id shows the server\'s error and fails, never hangs', async () => {
+  await check('watching an unknown stream id shows the server\'s error and fails, never hangs (both doors)', async () => {
     const page = await openPage();
-    await byId(page, 'watch-id').fill('chatcmpl-doesnotexist');
-    await byId(page, 'watch').click();
-    assert(await waitStatus(page, 'completed', 'failed', 'cancelled') === 'failed', 'not failed');
-    assert((await text(page, 'error')).includes('404'), `error: ${await text(page, 'error')}`);
+    for (const [door, says] of [['sse', '404'], ['ws', 'stream_not_found']]) {
+      await byId(page, 'door').selectOption(door);
+      await byId(page, 'watch-id').fill('chatcmpl-doesnotexist');
+      await byId(page, 'watch').click();
+      assert(await waitStatus(page, 'completed', 'failed', 'cancelled') === 'failed', `${door}: not failed`);
+      assert((await text(page, 'error')).includes(says), `${door}: error ${await text(page, 'error')}`);
+    }
     await page.close();
   });
 

@@ -496,7 +496,9 @@
             case 'watch': noteSeq(r, msg.seq); addWatchEvent(msg.watch); schedule(r); break;
             case 'error':
               r.error = `${msg.error?.message ?? 'error'}${msg.error?.code ? ` (${msg.error.code})` : ''}`;
-              if (!r.streamId || !msg.stream_id) { socket.close(); finishRun(r, 'failed').then(resolve); }
+              // An error answering our generate/subscribe (it carries our tag) ends the run; one without a tag is
+              // the stream's own terminal error, and its 'done' follows.
+              if (msg.id || !msg.stream_id) { socket.close(); finishRun(r, 'failed').then(resolve); }
               else r.failed = true;
               break;
             case 'done':
@@ -510,7 +512,7 @@
           if (r.ended || r.socket !== socket) return;
           if (r.dropping) {
             await afterDrop(r);
-            connect(() => ({ type: 'subscribe', stream_id: r.streamId, after: r.lastSeq }));
+            connect(() => ({ type: 'subscribe', id: 'resume', stream_id: r.streamId, after: r.lastSeq }));
             return;
           }
           if (!opened && ui.apiKey.value.trim()) {
