@@ -142,6 +142,7 @@ if (apiKey) {
 
   await check('a fresh tab (new session) does not have the key', async () => {
     const other = await browser.newContext();
+    other.setDefaultTimeout(WAIT);
     const page = await openPage(other);
     assert(await byId(page, 'api-key').inputValue() === '', 'a new session sees the key');
     await other.close();
@@ -346,6 +347,7 @@ if (apiKey) {
 
   await check('narrow screen: nothing wider than the viewport; every control has an accessible label', async () => {
     const narrow = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true });
+    narrow.setDefaultTimeout(WAIT);
     const page = await openPage(narrow);
     await waitModels(page);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
