@@ -6,7 +6,8 @@
 # over HTTP and stdio), then a second server using the first as its upstream (gateway checks); then
 # starts redis-server and a second server on the Redis
 # store and runs the Durable Streams checks again, then once more on a Redis Cluster of three
-# masters (redis-server --cluster-enabled yes, joined by redis-cli --cluster create). Last line: "N passed, N failed" over all of
+# masters (redis-server --cluster-enabled yes, joined by redis-cli --cluster create); and the playground page in headless
+# Chromium (playwright-core), on the first server and on one that requires an API key. Last line: "N passed, N failed" over all of
 # them. Expects a Release build (./test.sh builds it).
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -20,14 +21,15 @@ pids=()
 logs=()
 dirs=()
 trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -f "${logs[@]}"; rm -rf "${dirs[@]}"' EXIT
-# start_server PORT ARGS...: a Release server on 127.0.0.1:PORT, waited for until it answers.
+# start_server PORT ARGS...: a Release server on 127.0.0.1:PORT, waited for until it answers (with $ready_key as the
+# bearer when set, for a server that requires an API key).
 start_server() {
   local port=$1 log; shift
   log=$(mktemp); logs+=("$log")
   OMP_WAIT_POLICY=PASSIVE dotnet "$server_dll" --urls "http://127.0.0.1:$port" "$@" >"$log" 2>&1 &
   local pid=$!; pids+=($pid)
   for _ in $(seq 1 300); do
-    curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null && return 0
+    curl -sf ${ready_key:+-H "Authorization: Bearer $ready_key"} "http://127.0.0.1:$port/v1/models" >/dev/null && return 0
     kill -0 $pid 2>/dev/null || break
     sleep 0.2
   done
@@ -60,6 +62,16 @@ if start_server "$gateway_port" --Tokenflow:EmbeddedModel false --Tokenflow:Upst
   run node gateway.test.mjs "http://127.0.0.1:$gateway_port/v1" "http://127.0.0.1:$port/v1"
 else
   echo "not ok - the gateway server did not start"; failed=$((failed + 1))
+fi
+
+# The playground (GET /) in headless Chromium: on the first server, then on a server that requires an API key.
+# Screenshots go to TestResults/playground.
+run node playground.test.mjs "http://127.0.0.1:$port" --screenshots "$root/TestResults/playground"
+key_port=$(free_port)
+if ready_key=playground-e2e-key start_server "$key_port" --Tokenflow:EmbeddedModel false --Tokenflow:ApiKeys:0 playground-e2e-key; then
+  run node playground.test.mjs "http://127.0.0.1:$key_port" --api-key playground-e2e-key --screenshots "$root/TestResults/playground"
+else
+  echo "not ok - the server with an API key did not start"; failed=$((failed + 1))
 fi
 
 # durable_on LABEL STORE: a second server on Tokenflow:Store=STORE, and the Durable Streams checks against it.

@@ -36,6 +36,7 @@ public static class TokenflowApp
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
+        app.UsePlayground();
         app.MapTokenflow();
         return app;
     }
