@@ -51,6 +51,7 @@ run node tools.test.mjs "http://127.0.0.1:$port/v1"
 run node agents.test.mjs "http://127.0.0.1:$port/v1"
 run node durable.test.mjs "http://127.0.0.1:$port/v1" --label memory
 run node mcp.test.mjs "http://127.0.0.1:$port" dotnet "$server_dll" --mcp-stdio --Tokenflow:EmbeddedModel false
+run node mcp-resume.test.mjs "http://127.0.0.1:$port" "http://127.0.0.1:$port" --label memory
 
 # Tokenflow as a gateway: a second server with the first as its OpenAI-compatible upstream "up".
 gateway_port=$(free_port)
@@ -77,6 +78,15 @@ if command -v redis-server >/dev/null; then
   pids+=($!)
   for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   durable_on redis "127.0.0.1:$redis_port"
+  # MCP across processes: a call started on one server resumes on another sharing the Redis store.
+  mcp_a=$(free_port); mcp_b=$(free_port)
+  if start_server "$mcp_a" --Tokenflow:Store "127.0.0.1:$redis_port" --Tokenflow:EmbeddedModel false \
+    && start_server "$mcp_b" --Tokenflow:Store "127.0.0.1:$redis_port" --Tokenflow:EmbeddedModel false; then
+    run node mcp-resume.test.mjs "http://127.0.0.1:$mcp_a" "http://127.0.0.1:$mcp_b" --label redis
+    run node mcp.test.mjs "http://127.0.0.1:$mcp_a" --label redis
+  else
+    echo "not ok - the MCP servers on the Redis store did not start"; failed=$((failed + 1))
+  fi
 else
   echo "not ok - redis-server is not installed: the Durable Streams checks on the Redis store did not run"; failed=$((failed + 1))
 fi

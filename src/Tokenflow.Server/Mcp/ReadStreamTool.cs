@@ -99,7 +99,8 @@ internal sealed class ReadStreamTool : StreamTool
         var state = StreamState.Running;
         await using (reader)
         {
-            if (!tail.Drain(reader) && waitMs > 0)
+            await tail.DrainStoredAsync(reader, status.LastSeq, cancellationToken);
+            if (tail.LastSeq == after && tail.EndState is null && waitMs > 0)
             {
                 await WaitAsync(reader, tail, TimeSpan.FromMilliseconds(waitMs), cancellationToken);
             }
@@ -112,7 +113,7 @@ internal sealed class ReadStreamTool : StreamTool
             {
                 // It ended after the drain, so its terminal event is in the log now; or the cursor
                 // was already past it. Either way the text up to the end is readable at once.
-                tail.Drain(reader);
+                await tail.DrainStoredAsync(reader, ended.LastSeq, cancellationToken);
                 state = tail.EndState ?? ended.State;
             }
         }

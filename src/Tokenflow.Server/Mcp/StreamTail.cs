@@ -38,6 +38,20 @@ internal sealed class StreamTail
     /// <summary>True when the text limit stopped collection before the reader ran dry.</summary>
     public bool IsFull => _textBytes >= _maxTextBytes;
 
+    /// <summary>
+    /// Reads every event already stored up to <paramref name="storedSeq"/> (the stream's last seq
+    /// from its status), then whatever else is available now. A store that keeps logs elsewhere
+    /// (Redis) only fetches on a wait, so a bare <see cref="Drain"/> could see nothing of a finished stream.
+    /// </summary>
+    public async ValueTask DrainStoredAsync(IStreamReader reader, long storedSeq, CancellationToken cancellationToken)
+    {
+        Drain(reader);
+        while (!IsFull && EndState is null && LastSeq < storedSeq && await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            Drain(reader);
+        }
+    }
+
     /// <summary>Reads every event available now. Returns true when at least one was read.</summary>
     public bool Drain(IStreamReader reader)
     {
