@@ -42,7 +42,7 @@ public sealed class McpResumabilityTests
         await using var progress = new McpTestClient.ProgressCollector(client);
 
         var call = client.CallAsync("generate", new { model = "sim", prompt = "x", max_tokens = 300, seed = 4, sim_tokens_per_second = 300 }, progress);
-        await progress.WaitUntilAsync(p => p.Received.Count >= 1, TimeSpan.FromSeconds(10));
+        await progress.WaitUntilAsync(p => p.Received is [{ Params.Progress.Progress: 1 }, ..], TimeSpan.FromSeconds(10));
         var id = progress.Received[0].Params.Meta!["tokenflow/stream_id"]!.GetValue<string>();
         await cutter.Cut.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
@@ -64,7 +64,7 @@ public sealed class McpResumabilityTests
         await using var progress = new McpTestClient.ProgressCollector(client);
 
         var call = client.CallAsync("generate", new { model = "counted", prompt = "hi", max_tokens = 1_000_000 }, progress);
-        await progress.WaitUntilAsync(p => p.Received.Count >= 1, TimeSpan.FromSeconds(10));
+        await progress.WaitUntilAsync(p => p.Received is [{ Params.Progress.Progress: 1 }, ..], TimeSpan.FromSeconds(10));
         var id = progress.Received[0].Params.Meta!["tokenflow/stream_id"]!.GetValue<string>();
         await cutter.Cut.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
