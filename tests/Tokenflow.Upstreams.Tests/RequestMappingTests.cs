@@ -26,6 +26,7 @@ public sealed class RequestMappingTests
         Tools = [new ToolDefinition("get_weather", "Current weather", Schema, Strict: true)],
         ToolChoice = new ToolChoice(ToolChoiceMode.Function, "get_weather"),
         ParallelToolCalls = false,
+        Stop = ["\n\nUser:", "END"],
     };
 
     private static async Task<(string Path, JsonElement Body)> SentAsync(UpstreamProtocol protocol, string baseUrl, BackendRequest request)
@@ -44,6 +45,7 @@ public sealed class RequestMappingTests
         Assert.True(body.GetProperty("stream_options").GetProperty("include_usage").GetBoolean());
         Assert.Equal(64, body.GetProperty("max_tokens").GetInt32());
         Assert.Equal(7, body.GetProperty("seed").GetInt32());
+        Assert.Equal(["\n\nUser:", "END"], body.GetProperty("stop").EnumerateArray().Select(e => e.GetString()));
         var tool = body.GetProperty("tools")[0];
         Assert.Equal("function", tool.GetProperty("type").GetString());
         Assert.Equal("get_weather", tool.GetProperty("function").GetProperty("name").GetString());
@@ -74,6 +76,7 @@ public sealed class RequestMappingTests
         Assert.Equal("/v1/messages", path);
         Assert.Equal(AnthropicProtocol.DefaultMaxTokens, body.GetProperty("max_tokens").GetInt32());
         Assert.Equal("Be brief.", body.GetProperty("system").GetString());
+        Assert.Equal(["\n\nUser:", "END"], body.GetProperty("stop_sequences").EnumerateArray().Select(e => e.GetString()));
         var messages = body.GetProperty("messages");
         Assert.Equal(3, messages.GetArrayLength());
         var toolUse = messages[1].GetProperty("content")[1];
@@ -96,11 +99,13 @@ public sealed class RequestMappingTests
         Assert.Equal("/api/chat", path);
         Assert.Equal(64, body.GetProperty("options").GetProperty("num_predict").GetInt32());
         Assert.Equal(7, body.GetProperty("options").GetProperty("seed").GetInt32());
+        Assert.Equal(["\n\nUser:", "END"], body.GetProperty("options").GetProperty("stop").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal("get_weather", body.GetProperty("tools")[0].GetProperty("function").GetProperty("name").GetString());
         Assert.Equal("Paris", body.GetProperty("messages")[2].GetProperty("tool_calls")[0].GetProperty("function").GetProperty("arguments").GetProperty("city").GetString());
 
         var (generate, prompt) = await SentAsync(new OllamaProtocol(), "http://127.0.0.1:11434/", new BackendRequest { Model = "x", Prompt = "Once" });
         Assert.Equal("/api/generate", generate);
         Assert.Equal("Once", prompt.GetProperty("prompt").GetString());
+        Assert.False(prompt.GetProperty("options").TryGetProperty("stop", out _));
     }
 }

@@ -61,6 +61,34 @@ public sealed class TokenflowUpstreamTests
     }
 
     [Fact]
+    public async Task Stop_sequences_reach_the_upstream_which_stops_there_itself()
+    {
+        var (upstream, gateway, ids) = await StartPairAsync();
+        await using (upstream)
+        await using (gateway)
+        {
+            var full = SimBackend.ExpectedText(5, 40);
+            var stop = " " + full.Split(' ', StringSplitOptions.RemoveEmptyEntries)[4];
+            using var response = await Gateway.PostAsync(gateway, Gateway.Chat("tf/sim", maxTokens: 40, extra: new Dictionary<string, object?> { ["seed"] = 5, ["stop"] = new[] { stop } }));
+            var events = await Gateway.ReadEventsAsync(response);
+
+            Assert.Equal(full[..full.IndexOf(stop, StringComparison.Ordinal)], Gateway.Content(events));
+            Assert.Equal("stop", Gateway.FinishReason(events));
+
+            // The upstream matched the stop itself: its stream completed with the stop as its last event (one delta per
+            // token before it). Had the stop not been sent, the upstream would have streamed past it — sim's 40 tokens
+            // outrun the gateway's cancel — and ended on "length".
+            using var cts = new CancellationTokenSource(Gateway.Timeout);
+            var upstreamId = Assert.Single(ids.Ids);
+            var status = JsonDocument.Parse(await upstream.Client.GetStringAsync($"/v1/streams/{upstreamId}", cts.Token)).RootElement;
+            Assert.Equal("completed", status.GetProperty("status").GetString());
+            var upstreamEvents = await Gateway.ReadEventsAsync(await upstream.Client.GetAsync($"/v1/streams/{upstreamId}/events", HttpCompletionOption.ResponseHeadersRead, cts.Token));
+            Assert.Equal("stop", Gateway.FinishReason(upstreamEvents));
+            Assert.Equal(Gateway.Content(events), Gateway.Content(upstreamEvents));
+        }
+    }
+
+    [Fact]
     public async Task Cancel_on_the_gateway_cancels_the_upstreams_stream()
     {
         var (upstream, gateway, ids) = await StartPairAsync();

@@ -49,6 +49,13 @@ public sealed class BackendRequest
     public ResponseFormat? ResponseFormat { get; init; }
 
     /// <summary>
+    /// The request's stop sequences, set by the generation from <see cref="Generation.GenerationOptions.Stop"/>
+    /// (which matches them itself, on every backend): a backend that can stop on its own (an upstream) passes
+    /// them on so the model stops there instead of generating past them.
+    /// </summary>
+    public IReadOnlyList<string>? Stop { get; set; }
+
+    /// <summary>
     /// Set by the backend, before it yields its first piece, to the number of prompt tokens it
     /// consumed. Read by the generation for usage.
     /// </summary>

@@ -42,6 +42,8 @@ internal sealed class AnthropicProtocol : UpstreamProtocol
                 w.WriteNumber("top_p"u8, p);
             }
 
+            WriteStrings(w, "stop_sequences"u8, request.Stop);
+
             WriteTools(w, request);
             w.WriteEndObject();
         });

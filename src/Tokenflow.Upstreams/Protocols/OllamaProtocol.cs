@@ -64,6 +64,8 @@ internal sealed class OllamaProtocol : UpstreamProtocol
                 w.WriteNumber("seed"u8, seed);
             }
 
+            WriteStrings(w, "stop"u8, request.Stop);
+
             w.WriteEndObject();
             w.WriteEndObject();
         });

@@ -62,6 +62,8 @@ internal sealed class OpenAiProtocol : UpstreamProtocol
                 w.WriteNumber("seed"u8, seed);
             }
 
+            WriteStrings(w, "stop"u8, request.Stop);
+
             // Tokenflow's own extension fields reach a Tokenflow upstream; only sent when the client set them.
             if (request.SimTokensPerSecond > 0)
             {

@@ -83,6 +83,23 @@ internal abstract class UpstreamProtocol
     };
 
     /// <summary>Writes a JSON Schema element, or an empty object schema.</summary>
+    /// <summary>Writes <paramref name="values"/> as a string array property; nothing when there are none.</summary>
+    protected static void WriteStrings(Utf8JsonWriter w, ReadOnlySpan<byte> name, IReadOnlyList<string>? values)
+    {
+        if (values is not { Count: > 0 })
+        {
+            return;
+        }
+
+        w.WriteStartArray(name);
+        foreach (var value in values)
+        {
+            w.WriteStringValue(value);
+        }
+
+        w.WriteEndArray();
+    }
+
     protected static void WriteSchema(Utf8JsonWriter w, JsonElement? schema)
     {
         if (schema is { ValueKind: JsonValueKind.Object } s)
