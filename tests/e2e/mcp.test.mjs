@@ -1,5 +1,5 @@
 // Drives a running Tokenflow server's MCP door with the official TypeScript MCP SDK, unchanged.
-// Usage: node mcp.test.mjs <baseURL> [stdio command...]
+// Usage: node mcp.test.mjs <baseURL> [--label name] [stdio command...]
 //   <baseURL>: the server root, like http://127.0.0.1:8080 (the checks use <baseURL>/mcp and /v1).
 //   [stdio command...]: optional; a command that serves MCP over stdio, e.g.
 //   dotnet src/Tokenflow.Server/bin/Release/net10.0/Tokenflow.Server.dll --mcp-stdio
@@ -7,10 +7,14 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { assert, check, summary } from './harness.mjs';
+import { assert, check, label, summary } from './harness.mjs';
 
 const baseURL = process.argv[2].replace(/\/+$/, '');
-const stdioCommand = process.argv.slice(3);
+let stdioCommand = process.argv.slice(3);
+if (stdioCommand[0] === '--label') {
+  label(stdioCommand[1]);
+  stdioCommand = stdioCommand.slice(2);
+}
 async function connect() {
   const client = new Client({ name: 'tokenflow-e2e', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(`${baseURL}/mcp`)));
@@ -99,7 +103,13 @@ async function waitForCancelled(id) {
 
 const longCall = { name: 'generate', arguments: { model: 'sim', prompt: 'x', max_tokens: 100000, sim_tokens_per_second: 200 } };
 
-await check('closing the connection during generate cancels its stream at once', async () => {
+// Stateless, nothing can resume a closed call, so closing is its end. With sessions (the default) the
+// client could resume it (MCP transport: a disconnection is not a cancellation), so the stream runs on
+// until the resume grace (Tokenflow:Streams:ResumeGrace, 3 s by default) has passed without a resume.
+const closeName = client.transport.sessionId === undefined
+  ? 'closing the connection during generate cancels its stream at once'
+  : 'closing the connection during a resumable generate stops its stream once the resume grace passes';
+await check(closeName, async () => {
   const own = await connect();
   let id;
   const call = own.callTool(longCall, undefined, {
@@ -115,7 +125,7 @@ await check('closing the connection during generate cancels its stream at once',
 
 const abortName = 'aborting a generate call (notifications/cancelled) cancels its stream at once';
 if (client.transport.sessionId === undefined) {
-  // A stateless server (the default) answers each POST on its own, so a notifications/cancelled
+  // A stateless server answers each POST on its own, so a notifications/cancelled
   // cannot reach the call it names; the client must close the response instead (check above).
   console.log(`ok - ${abortName} # SKIP the server is stateless (Tokenflow:Mcp:SessionMode)`);
 } else {

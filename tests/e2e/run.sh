@@ -55,6 +55,7 @@ run node agents.test.mjs "http://127.0.0.1:$port/v1"
 run node doors.test.mjs "http://127.0.0.1:$port/v1" --label memory
 run node durable.test.mjs "http://127.0.0.1:$port/v1" --label memory
 run node mcp.test.mjs "http://127.0.0.1:$port" dotnet "$server_dll" --mcp-stdio --Tokenflow:EmbeddedModel false
+run node mcp-resume.test.mjs "http://127.0.0.1:$port" "http://127.0.0.1:$port" --label memory
 
 # Tokenflow as a gateway: a second server with the first as its OpenAI-compatible upstream "up".
 gateway_port=$(free_port)
@@ -91,11 +92,14 @@ if command -v redis-server >/dev/null; then
   pids+=($!)
   for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   durable_on redis "127.0.0.1:$redis_port"
-  # Two processes on the same Redis: Responses resumed and continued, Messages replayed, on the other one.
+  # Two processes on the same Redis: Responses resumed and continued, Messages replayed, and an MCP call
+  # resumed (its session migrated), on the other one.
   redis_a=$(free_port); redis_b=$(free_port)
   if start_server "$redis_a" --Tokenflow:Store "127.0.0.1:$redis_port" --Tokenflow:EmbeddedModel false \
     && start_server "$redis_b" --Tokenflow:Store "127.0.0.1:$redis_port" --Tokenflow:EmbeddedModel false; then
     run node doors.test.mjs "http://127.0.0.1:$redis_a/v1" "http://127.0.0.1:$redis_b/v1" --label "redis, two processes"
+    run node mcp-resume.test.mjs "http://127.0.0.1:$redis_a" "http://127.0.0.1:$redis_b" --label redis
+    run node mcp.test.mjs "http://127.0.0.1:$redis_a" --label redis
   else
     echo "not ok - two servers on the Redis store did not start"; failed=$((failed + 1))
   fi

@@ -13,10 +13,12 @@ namespace Tokenflow.Server.Mcp;
 /// <summary>
 /// <c>generate</c>: runs a generation to its end and returns the whole text. When the call carries
 /// a progress token, every delta is sent as it is read from the stream, as
-/// <c>notifications/progress</c> with <c>progress</c> = deltas so far and <c>message</c> = the new
-/// text (the first one also names the stream in <c>_meta</c>). Cancelling the call — a
-/// <c>notifications/cancelled</c> or a closed HTTP response — cancels the generation at once: the
-/// spec makes that a cancellation, so the resume grace of HTTP readers does not apply.
+/// <c>notifications/progress</c> with <c>progress</c> = deltas so far, <c>total</c> = the token budget
+/// (<c>max_tokens</c>) and <c>message</c> = the new text (the first one also names the stream in
+/// <c>_meta</c>). A <c>notifications/cancelled</c> cancels the generation at once. A closed HTTP
+/// response cancels it at once when the call cannot be resumed (stateless); in a resumable session the
+/// client may reconnect with <c>Last-Event-ID</c>, and the generation stops only once it has been gone
+/// longer than the store's resume grace.
 /// </summary>
 internal sealed class GenerateTool : StreamTool
 {
@@ -26,8 +28,9 @@ internal sealed class GenerateTool : StreamTool
     private readonly GenerationArguments _generation;
     private readonly GenerationRunner _runner;
     private readonly StreamAccess _streams;
+    private readonly McpEventStreamStore _events;
 
-    public GenerateTool(GenerationArguments generation, GenerationRunner runner, StreamAccess streams)
+    public GenerateTool(GenerationArguments generation, GenerationRunner runner, StreamAccess streams, McpEventStreamStore events)
         : base(
             new Tool
             {
@@ -60,6 +63,7 @@ internal sealed class GenerateTool : StreamTool
         _generation = generation;
         _runner = runner;
         _streams = streams;
+        _events = events;
     }
 
     protected override async ValueTask<CallToolResult> InvokeAsync(RequestContext<CallToolRequestParams> request, ToolArguments args, CancellationToken cancellationToken)
@@ -70,9 +74,12 @@ internal sealed class GenerateTool : StreamTool
             return Failure(error!);
         }
 
-        // No event store is configured, so a closed response cannot be resumed: its output would be lost, and the
-        // newest spec makes closing a cancellation anyway — stop the model, whatever the session mode.
-        using var callEnded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _streams.RequestAborted);
+        // A resumable call (its SSE stream is in the event store) outlives its connection: the MCP transport says a
+        // disconnection SHOULD NOT be read as a cancellation, so the model stops only once the client has been gone
+        // longer than the store's resume grace. A call that cannot be resumed (stateless, or a client too old for
+        // priming events) stops when its response closes: its output would be lost otherwise.
+        var callerGone = _events.ClientGone(request.Server.SessionId, request.JsonRpcRequest.Id.Id?.ToString()) ?? _streams.RequestAborted;
+        using var callEnded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, callerGone);
         cancellationToken = callEnded.Token;
 
         var started = await _runner.StartAsync(completion.Model, completion.Backend, completion.Generation, cancellationToken);
@@ -93,6 +100,7 @@ internal sealed class GenerateTool : StreamTool
             await using (reader)
             {
                 var progressToken = request.Params?.ProgressToken;
+                var budget = completion.Generation.MaxTokens;
                 var output = new StreamOutput();
                 var deltas = 0;
                 while (await reader.WaitToReadAsync(cancellationToken))
@@ -112,7 +120,7 @@ internal sealed class GenerateTool : StreamTool
                                         new ProgressNotificationParams
                                         {
                                             ProgressToken = token,
-                                            Progress = new ProgressNotificationValue { Progress = deltas, Message = message },
+                                            Progress = new ProgressNotificationValue { Progress = deltas, Total = budget, Message = message },
                                             Meta = deltas == 1 ? new JsonObject { [StreamIdMetaKey] = id } : null,
                                         },
                                         cancellationToken);

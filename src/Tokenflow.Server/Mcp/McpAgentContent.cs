@@ -10,6 +10,23 @@ internal sealed record McpToolCall(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("arguments")] string Arguments);
 
+/// <summary>
+/// What a <c>read_stream</c> window holds of one tool call: the argument text read in it, and the
+/// call's id and function name when its first fragment is among the events read.
+/// </summary>
+internal sealed record McpToolCallFragment(
+    [property: JsonPropertyName("index")] int Index,
+    [property: JsonPropertyName("arguments")] string Arguments)
+{
+    [JsonPropertyName("id")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Id { get; init; }
+
+    [JsonPropertyName("name")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Name { get; init; }
+}
+
 /// <summary>A watch that fired, in a tool's structured result.</summary>
 internal sealed record McpWatch(
     [property: JsonPropertyName("watch_id")] string WatchId,

@@ -50,7 +50,9 @@ internal sealed class ReadStreamTool : StreamTool
                         "text": { "type": "string", "description": "The text generated after 'after' (possibly empty)." },
                         "last_seq": { "type": "integer", "description": "The last event number read: pass it as 'after' next time." },
                         "status": { "type": "string", "enum": {{StreamStateNames.SchemaEnum}}, "description": "running: more may follow; otherwise the stream has ended and the text is complete." },
-                        "watches": { "type": "array", "description": "Watches of the generation that fired in the events read.", "items": { "type": "object", "properties": { "watch_id": { "type": "string" }, "seq": { "type": "integer" }, "match": {} }, "required": ["watch_id", "seq", "match"] } }
+                        "watches": { "type": "array", "description": "Watches of the generation that fired in the events read.", "items": { "type": "object", "properties": { "watch_id": { "type": "string" }, "seq": { "type": "integer" }, "match": {} }, "required": ["watch_id", "seq", "match"] } },
+                        "reasoning": { "type": "string", "description": "The model's reasoning in the events read, when it gave any." },
+                        "tool_calls": { "type": "array", "description": "Tool calls the model wrote in the events read: per call, the argument text read now (append it to earlier reads of the same index); id and name when the call started in these events.", "items": { "type": "object", "properties": { "index": { "type": "integer" }, "id": { "type": "string" }, "name": { "type": "string" }, "arguments": { "type": "string" } }, "required": ["index", "arguments"] } }
                       },
                       "required": ["text", "last_seq", "status"]
                     }
@@ -99,7 +101,8 @@ internal sealed class ReadStreamTool : StreamTool
         var state = StreamState.Running;
         await using (reader)
         {
-            if (!tail.Drain(reader) && waitMs > 0)
+            await tail.DrainStoredAsync(reader, status.LastSeq, cancellationToken);
+            if (tail.LastSeq == after && tail.EndState is null && waitMs > 0)
             {
                 await WaitAsync(reader, tail, TimeSpan.FromMilliseconds(waitMs), cancellationToken);
             }
@@ -112,12 +115,12 @@ internal sealed class ReadStreamTool : StreamTool
             {
                 // It ended after the drain, so its terminal event is in the log now; or the cursor
                 // was already past it. Either way the text up to the end is readable at once.
-                tail.Drain(reader);
+                await tail.DrainStoredAsync(reader, ended.LastSeq, cancellationToken);
                 state = tail.EndState ?? ended.State;
             }
         }
 
-        return Success(new Output(tail.Text, tail.LastSeq, StreamStateNames.ToWire(state), tail.Watches), McpJsonContext.Default.ReadStreamOutput);
+        return Success(new Output(tail.Text, tail.LastSeq, StreamStateNames.ToWire(state), tail.Watches) { Reasoning = tail.Reasoning, ToolCalls = tail.ToolCalls }, McpJsonContext.Default.ReadStreamOutput);
     }
 
     private async Task WaitAsync(IStreamReader reader, StreamTail tail, TimeSpan wait, CancellationToken cancellationToken)
@@ -142,5 +145,14 @@ internal sealed class ReadStreamTool : StreamTool
         [property: JsonPropertyName("text")] string Text,
         [property: JsonPropertyName("last_seq")] long LastSeq,
         [property: JsonPropertyName("status")] string Status,
-        [property: JsonPropertyName("watches"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] List<McpWatch>? Watches);
+        [property: JsonPropertyName("watches"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] List<McpWatch>? Watches)
+    {
+        [JsonPropertyName("reasoning")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? Reasoning { get; init; }
+
+        [JsonPropertyName("tool_calls")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public List<McpToolCallFragment>? ToolCalls { get; init; }
+    }
 }

@@ -34,6 +34,9 @@ internal sealed class StreamAccess
     /// </summary>
     public CancellationToken RequestAborted => _http.HttpContext?.RequestAborted ?? CancellationToken.None;
 
+    /// <summary>True when the current call came over HTTP (<c>/mcp</c>), false over stdio.</summary>
+    public bool OverHttp => _http.HttpContext is not null;
+
     /// <summary>The stream's descriptor when it exists and the caller may see it; otherwise null.</summary>
     public ValueTask<StreamDescriptor?> FindAsync(string id, CancellationToken cancellationToken) => Streams.FindAsync(id, Owner, cancellationToken);
 

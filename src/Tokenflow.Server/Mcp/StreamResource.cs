@@ -30,6 +30,7 @@ internal sealed class StreamResource
             throw new McpProtocolException(StreamAccess.NotFound(stream_id), McpErrorCode.ResourceNotFound);
         }
 
+        var status = await _streams.Store.GetStatusAsync(stream_id, cancellationToken);
         var (_, reader) = await _streams.Store.OpenReaderAsync(stream_id, 0, cancellationToken);
         if (reader is null)
         {
@@ -39,7 +40,7 @@ internal sealed class StreamResource
         await using (reader)
         {
             var tail = new StreamTail(0);
-            tail.Drain(reader);
+            await tail.DrainStoredAsync(reader, status?.LastSeq ?? 0, cancellationToken);
             return tail.Text;
         }
     }

@@ -8,9 +8,10 @@ using ModelContextProtocol.Server;
 namespace Tokenflow.Server.Mcp;
 
 /// <summary>
-/// Registers and maps the MCP door: <c>/mcp</c> over Streamable HTTP, stateless by default (every
-/// request stands alone, so any server process can answer it), with the generation tools and the
-/// stream resource template, all backed by the same stream store as the HTTP API.
+/// Registers and maps the MCP door: <c>/mcp</c> over Streamable HTTP, stateful and resumable by
+/// default (SSE events kept in the stream store, sessions that migrate between processes sharing a
+/// Redis store; see <see cref="TokenflowMcpOptions.SessionMode"/>), with the generation tools, the
+/// stream resource template and its subscriptions, all backed by the same stream store as the HTTP API.
 /// </summary>
 internal static class TokenflowMcpExtensions
 {
@@ -19,13 +20,25 @@ internal static class TokenflowMcpExtensions
 
     /// <summary>
     /// Adds the MCP server, its tools and resources, and the Streamable HTTP transport (session mode
-    /// from <see cref="TokenflowMcpOptions"/>, stateless by default).
+    /// from <see cref="TokenflowMcpOptions"/>, stateful by default, with resumability and session
+    /// migration through the stream store).
     /// </summary>
     public static IServiceCollection AddTokenflowMcp(this IServiceCollection services)
     {
         services.AddTokenflowMcpServer().WithHttpTransport();
-        services.AddOptions<TokenflowMcpOptions>().BindConfiguration(TokenflowMcpOptions.Section).ValidateOnStart();
-        services.AddOptions<HttpServerTransportOptions>().Configure<IOptions<TokenflowMcpOptions>>((http, mcp) => http.SessionMode = mcp.Value.SessionMode);
+        services.TryAddSingleton<McpSessionMigration>();
+        services.AddOptions<HttpServerTransportOptions>().Configure<IOptions<TokenflowMcpOptions>, McpEventStreamStore, McpSessionMigration>((http, mcp, events, sessions) =>
+        {
+            http.SessionMode = mcp.Value.SessionMode;
+            if (mcp.Value.SessionMode != HttpServerSessionMode.Stateless)
+            {
+                // The SDK marks these obsolete (MCP9006) with sessions themselves; see McpEventStreamStore.
+#pragma warning disable MCP9006
+                http.EventStreamStore = events;
+                http.SessionMigrationHandler = sessions;
+#pragma warning restore MCP9006
+            }
+        });
         return services;
     }
 
@@ -39,6 +52,9 @@ internal static class TokenflowMcpExtensions
         services.AddHttpContextAccessor();
         services.TryAddSingleton<StreamAccess>();
         services.TryAddSingleton<GenerationArguments>();
+        services.TryAddSingleton<McpSubscriptions>();
+        services.TryAddSingleton<McpEventStreamStore>();
+        services.AddOptions<TokenflowMcpOptions>().BindConfiguration(TokenflowMcpOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<McpServerTool, GenerateTool>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<McpServerTool, StartGenerationTool>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<McpServerTool, ReadStreamTool>());
@@ -58,6 +74,8 @@ internal static class TokenflowMcpExtensions
                     + "progress notifications: start_generation, then read_stream repeatedly (pass the last_seq you got as 'after', "
                     + "and wait_ms to wait for new text), and cancel_stream once you have what you need.";
             })
-            .WithResources<StreamResource>();
+            .WithResources<StreamResource>()
+            .WithSubscribeToResourcesHandler((request, cancellationToken) => request.Services!.GetRequiredService<McpSubscriptions>().SubscribeAsync(request, cancellationToken))
+            .WithUnsubscribeFromResourcesHandler((request, cancellationToken) => request.Services!.GetRequiredService<McpSubscriptions>().UnsubscribeAsync(request, cancellationToken));
     }
 }

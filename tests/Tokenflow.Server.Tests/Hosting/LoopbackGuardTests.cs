@@ -116,4 +116,81 @@ public sealed class LoopbackGuardTests
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Equal(0, server.GetService<Tokenflow.Core.Streams.MemoryStreamStore>().StreamCount);
     }
+
+    // The doors a drive-by page or a rebound DNS name would aim at: MCP, chat completions and the WebSocket.
+    private static HttpRequestMessage DoorRequest(string path, string? host, string? origin)
+    {
+        var request = path switch
+        {
+            "/mcp" => new HttpRequestMessage(HttpMethod.Post, path)
+            {
+                Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}""", System.Text.Encoding.UTF8, "application/json"),
+                Headers = { { "Accept", "application/json, text/event-stream" }, { "MCP-Protocol-Version", "2025-11-25" } },
+            },
+            "/v1/chat/completions" => new HttpRequestMessage(HttpMethod.Post, path)
+            {
+                Content = new StringContent("""{"model":"sim","max_tokens":2,"messages":[{"role":"user","content":"hi"}]}""", System.Text.Encoding.UTF8, "application/json"),
+            },
+            _ => new HttpRequestMessage(HttpMethod.Get, path),
+        };
+        if (host is not null)
+        {
+            request.Headers.Host = host;
+        }
+
+        if (origin is not null)
+        {
+            request.Headers.Add("Origin", origin);
+        }
+
+        return request;
+    }
+
+    [Theory]
+    [InlineData("/mcp")]
+    [InlineData("/v1/chat/completions")]
+    [InlineData("/v1/ws")]
+    public async Task Every_door_refuses_a_foreign_host_or_origin_with_a_clear_403(string path)
+    {
+        await using var server = await TestServer.StartAsync();
+        foreach (var (host, origin, code) in new (string? Host, string? Origin, string Code)[] { ("evil.example.com", null, "host_not_allowed"), (null, "http://evil.example.com", "origin_not_allowed") })
+        {
+            using var request = DoorRequest(path, host, origin);
+            using var response = await server.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+            Assert.Equal(code, error.GetProperty("code").GetString());
+            Assert.Contains("evil.example.com", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, server.GetService<Tokenflow.Core.Streams.MemoryStreamStore>().StreamCount);
+    }
+
+    [Theory]
+    [InlineData("/mcp")]
+    [InlineData("/v1/chat/completions")]
+    public async Task Every_door_serves_loopback_and_configured_hosts_and_origins(string path)
+    {
+        await using var server = await TestServer.StartAsync(["--Tokenflow:AllowedHosts:0", "tokenflow.internal", "--Tokenflow:AllowedOrigins:0", "https://app.example"]);
+        foreach (var (host, origin) in new[] { ("localhost:8080", "http://localhost:3000"), ("[::1]", "http://127.0.0.1:5173"), ("tokenflow.internal", "https://app.example") })
+        {
+            using var request = DoorRequest(path, host, origin);
+            using var response = await server.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    [Theory]
+    [InlineData("http://localhost:3000")]
+    [InlineData("https://app.example")]
+    public async Task The_websocket_door_serves_loopback_and_configured_origins(string origin)
+    {
+        await using var server = await TestServer.StartAsync(["--Tokenflow:AllowedOrigins:0", "https://app.example"]);
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.SetRequestHeader("Origin", origin);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await socket.ConnectAsync(new Uri($"ws://{server.Address.Authority}/v1/ws"), timeout.Token);
+        Assert.Equal(System.Net.WebSockets.WebSocketState.Open, socket.State);
+        await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, null, timeout.Token);
+    }
 }

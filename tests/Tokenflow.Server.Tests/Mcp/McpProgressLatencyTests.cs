@@ -10,12 +10,14 @@ namespace Tokenflow.Server.Tests.Mcp;
 
 public sealed class McpProgressLatencyTests(ITestOutputHelper output)
 {
-    [Fact]
-    public async Task Progress_notifications_follow_the_tokens_of_a_long_sim_stream_closely()
+    [Theory]
+    [InlineData("Stateless")]
+    [InlineData("Stateful")]
+    public async Task Progress_notifications_follow_the_tokens_of_a_long_sim_stream_closely(string sessionMode)
     {
         const int tokens = 2000;
         var timed = new TimedBackend(new SimBackend(TimeProvider.System));
-        await using var server = await TestServer.StartAsync(configure: b => b.Services.AddSingleton(new ModelEntry("timed-sim", "test", timed)));
+        await using var server = await TestServer.StartAsync(["--Tokenflow:Mcp:SessionMode", sessionMode], b => b.Services.AddSingleton(new ModelEntry("timed-sim", "test", timed)));
         await using var client = await McpTestClient.ConnectAsync(server);
         await using var progress = new McpTestClient.ProgressCollector(client);
 
@@ -43,7 +45,7 @@ public sealed class McpProgressLatencyTests(ITestOutputHelper output)
         latencies.Sort();
         var median = latencies[latencies.Count / 2];
         var p99 = latencies[(int)(latencies.Count * 0.99)];
-        output.WriteLine($"{latencies.Count} progress notifications for {tokens} tokens at 500 tokens/s: token → client median {median:F2} ms, p99 {p99:F2} ms, max {latencies[^1]:F2} ms");
+        output.WriteLine($"{sessionMode}: {latencies.Count} progress notifications for {tokens} tokens at 500 tokens/s: token → client median {median:F2} ms, p99 {p99:F2} ms, max {latencies[^1]:F2} ms");
         Assert.True(median < 100, $"median {median} ms");
     }
 

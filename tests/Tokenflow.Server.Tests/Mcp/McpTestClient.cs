@@ -8,16 +8,52 @@ namespace Tokenflow.Server.Tests.Mcp;
 /// <summary>Connects the official C# MCP client to a test server's <c>/mcp</c>, and small helpers over its results.</summary>
 internal static class McpTestClient
 {
-    public static Task<McpClient> ConnectAsync(TestServer server, string? apiKey = null)
+    public static Task<McpClient> ConnectAsync(TestServer server, string? apiKey = null) => ConnectAsync(server.Address, apiKey);
+
+    /// <summary>Connects to <c>/mcp</c> at <paramref name="address"/>; <paramref name="handler"/> (e.g. a <see cref="ConnectionCutter"/>) sees every request.</summary>
+    public static Task<McpClient> ConnectAsync(Uri address, string? apiKey = null, HttpMessageHandler? handler = null)
     {
-        var transport = new HttpClientTransport(new HttpClientTransportOptions
+        var options = new HttpClientTransportOptions
         {
-            Endpoint = new Uri(server.Address, "/mcp"),
+            Endpoint = new Uri(address, "/mcp"),
             TransportMode = HttpTransportMode.StreamableHttp,
             AdditionalHeaders = apiKey is null ? null : new Dictionary<string, string> { ["Authorization"] = $"Bearer {apiKey}" },
-        });
+        };
+        var transport = handler is null
+            ? new HttpClientTransport(options)
+            : new HttpClientTransport(options, new HttpClient(handler) { Timeout = TimeSpan.FromMinutes(2) }, ownsHttpClient: true);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         return McpClient.CreateAsync(transport, cancellationToken: timeout.Token);
+    }
+
+    /// <summary>
+    /// POSTs one raw JSON-RPC message to <c>/mcp</c> as a 2025-11-25 client would (in session
+    /// <paramref name="sessionId"/> when given), returning as soon as the headers arrive.
+    /// </summary>
+    public static Task<HttpResponseMessage> RawPostAsync(TestServer server, string? sessionId, string json)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/mcp") { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Accept.ParseAdd("application/json");
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        request.Headers.Add("MCP-Protocol-Version", "2025-11-25");
+        if (sessionId is not null)
+        {
+            request.Headers.Add("Mcp-Session-Id", sessionId);
+        }
+
+        return server.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+    }
+
+    /// <summary>Opens a raw 2025-11-25 session (initialize, then notifications/initialized) and returns its id.</summary>
+    public static async Task<string> RawSessionAsync(TestServer server)
+    {
+        using var init = await RawPostAsync(server, null, """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}""");
+        Assert.Equal(System.Net.HttpStatusCode.OK, init.StatusCode);
+        var session = init.Headers.GetValues("Mcp-Session-Id").Single();
+        Assert.Contains("\"result\"", await init.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var initialized = await RawPostAsync(server, session, """{"jsonrpc":"2.0","method":"notifications/initialized"}""");
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, initialized.StatusCode);
+        return session;
     }
 
     public static async Task<CallToolResult> CallAsync(this McpClient client, string tool, object arguments, ProgressCollector? progress = null, CancellationToken cancellationToken = default)
