@@ -137,7 +137,7 @@ public sealed class ChatCompletionsStreamingTests
         await using var server = await TestServer.StartAsync(["--Tokenflow:HeartbeatInterval", "00:00:00.150"]);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
-            Content = Body(new { model = "sim", messages = new[] { new { role = "user", content = "hi" } }, stream = true, max_tokens = 2, sim_ttft_ms = 1500 }),
+            Content = Body(new { model = "sim", messages = new[] { new { role = "user", content = "hi" } }, stream = true, max_tokens = 2, sim_ttft_ms = 20_000 }),
         };
         using var response = await server.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
