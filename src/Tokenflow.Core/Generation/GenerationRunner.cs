@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Tokenflow.Core.Backends;
+using Tokenflow.Core.Diagnostics;
 using Tokenflow.Core.Streams;
 using Tokenflow.Core.Watches;
 
@@ -22,12 +23,36 @@ public sealed partial class GenerationRunner
     // The watches of the generations this process runs, for watches added while they run.
     private readonly ConcurrentDictionary<string, WatchSet> _running = new(StringComparer.Ordinal);
 
+    // Operations (drain on shutdown, metrics): see Diagnostics/GenerationWriter.
+    private readonly CancellationTokenSource _shutdown = new();
+    private volatile bool _draining;
+
     /// <summary>Creates the runner.</summary>
     public GenerationRunner(IStreamStore store, TimeProvider timeProvider, ILogger<GenerationRunner> logger)
     {
         _store = store;
         _timeProvider = timeProvider;
         _logger = logger;
+        TokenflowTelemetry.RegisterActiveStreams(this, () => _running.Count);
+    }
+
+    /// <summary>Generations this process is running now.</summary>
+    public int RunningCount => _running.Count;
+
+    /// <summary>
+    /// Called with the owner (API key identity, or null) and the final usage of every generation this runner
+    /// ends, cancelled ones included; for token rate limits. Set by the host before generations start.
+    /// </summary>
+    public Action<string?, Usage>? GenerationEnded { get; set; }
+
+    /// <summary>Refuses new generations from now on (<see cref="StreamCreateStatus.Full"/>: the doors answer 503); running ones go on.</summary>
+    public void BeginDrain() => _draining = true;
+
+    /// <summary>Ends every running generation at its next token with the terminal error <c>server_shutdown</c>.</summary>
+    public void EndRunning()
+    {
+        _draining = true;
+        _shutdown.Cancel();
     }
 
     /// <summary>
@@ -36,6 +61,11 @@ public sealed partial class GenerationRunner
     /// </summary>
     public async ValueTask<GenerationStart> StartAsync(ModelEntry model, BackendRequest request, GenerationOptions options, CancellationToken cancellationToken)
     {
+        if (_draining)
+        {
+            return new GenerationStart(StreamCreateStatus.Full, null, 0);
+        }
+
         var created = _timeProvider.GetUtcNow().ToUnixTimeSeconds();
         var descriptor = new StreamDescriptor
         {
@@ -56,6 +86,9 @@ public sealed partial class GenerationRunner
         }
 
         var startedAt = Stopwatch.GetTimestamp();
+        var owner = options.Owner;
+        var ended = GenerationEnded is { } hook ? usage => hook(owner, usage) : (Action<Usage>?)null;
+        writer = new GenerationWriter(writer, model.Id, startedAt, ended, _shutdown.Token);
         _ = Task.Run(() => RunAsync(model, request, options, writer, startedAt), CancellationToken.None);
         return new GenerationStart(StreamCreateStatus.Created, descriptor.Id, created);
     }

@@ -1,3 +1,5 @@
+using Tokenflow.Server.Operations;
+
 namespace Tokenflow.Server.Hosting;
 
 /// <summary>Builds the Tokenflow web application; used by <c>Program</c>, the CLI and tests.</summary>
@@ -37,6 +39,7 @@ public static class TokenflowApp
         app.UseAuthorization();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.MapTokenflow();
+        app.MapTokenflowOperations();
         return app;
     }
 }

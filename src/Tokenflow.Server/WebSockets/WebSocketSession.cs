@@ -236,6 +236,11 @@ internal sealed partial class WebSocketSession
         }
 
         var (opened, reader, descriptor) = await _streams.OpenAsync(streamId, after, Owner, cancellationToken);
+        if (after > 0 && opened == StreamOpenStatus.Opened)
+        {
+            Tokenflow.Core.Diagnostics.TokenflowTelemetry.StreamResumed("websocket");
+        }
+
         if (opened == StreamOpenStatus.Truncated)
         {
             await SendErrorAsync(tag, streamId, OpenAiError.NotRetained(streamId!, after), cancellationToken);
