@@ -40,10 +40,11 @@ public sealed partial class GenerationRunner
     public int RunningCount => _running.Count;
 
     /// <summary>
-    /// Called with the owner (API key identity, or null) and the final usage of every generation this runner
-    /// ends, cancelled ones included; for token rate limits. Set by the host before generations start.
+    /// Called as each generation starts, on the starting request's execution context, with the stream's owner
+    /// (API key identity, or null); the action it returns (if any) receives the generation's final usage,
+    /// cancelled generations included. For token rate limits; set by the host before generations start.
     /// </summary>
-    public Action<string?, Usage>? GenerationEnded { get; set; }
+    public Func<string?, Action<Usage>?>? UsageObserver { get; set; }
 
     /// <summary>Refuses new generations from now on (<see cref="StreamCreateStatus.Full"/>: the doors answer 503); running ones go on.</summary>
     public void BeginDrain() => _draining = true;
@@ -86,8 +87,7 @@ public sealed partial class GenerationRunner
         }
 
         var startedAt = Stopwatch.GetTimestamp();
-        var owner = options.Owner;
-        var ended = GenerationEnded is { } hook ? usage => hook(owner, usage) : (Action<Usage>?)null;
+        var ended = UsageObserver?.Invoke(options.Owner);
         writer = new GenerationWriter(writer, model.Id, startedAt, ended, _shutdown.Token);
         _ = Task.Run(() => RunAsync(model, request, options, writer, startedAt), CancellationToken.None);
         return new GenerationStart(StreamCreateStatus.Created, descriptor.Id, created);

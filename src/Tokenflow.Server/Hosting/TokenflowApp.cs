@@ -37,6 +37,7 @@ public static class TokenflowApp
         // After the error pages, so a 401 from a challenge keeps its OpenAI error body.
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseTokenflowRateLimits();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.MapTokenflow();
         app.MapTokenflowOperations();

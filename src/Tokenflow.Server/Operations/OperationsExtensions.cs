@@ -1,10 +1,13 @@
 using System.Net;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Tokenflow.Core.Diagnostics;
+using Tokenflow.Core.Generation;
+using Tokenflow.Redis;
 using Tokenflow.Server.Hosting;
 
 namespace Tokenflow.Server.Operations;
@@ -25,6 +28,21 @@ public static class OperationsExtensions
             .Validate(o => o.OtlpEndpoint is null || o.OtlpEndpoint.IsAbsoluteUri, $"{TelemetryOptions.Section}:{nameof(TelemetryOptions.OtlpEndpoint)} must be an absolute URL.")
             .Validate(o => o.OtlpProtocol is "grpc" or "http/protobuf", $"{TelemetryOptions.Section}:{nameof(TelemetryOptions.OtlpProtocol)} must be grpc or http/protobuf.")
             .ValidateOnStart();
+        services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section)
+            .Validate(o => o.RequestsPerMinute >= 0, $"{RateLimitOptions.Section}:{nameof(RateLimitOptions.RequestsPerMinute)} must not be negative.")
+            .Validate(o => o.TokensPerMinute >= 0, $"{RateLimitOptions.Section}:{nameof(RateLimitOptions.TokensPerMinute)} must not be negative.")
+            .Validate(o => o.Window >= TimeSpan.FromMilliseconds(100), $"{RateLimitOptions.Section}:{nameof(RateLimitOptions.Window)} must be at least 100 ms.")
+            .ValidateOnStart();
+        services.AddHttpContextAccessor();
+        services.AddSingleton(sp => new RateLimitCounter(RedisRateLimitCounter.From(sp), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<RateLimits>();
+        services.AddRateLimiter(_ => { });
+        services.AddOptions<RateLimiterOptions>().Configure<RateLimits>((o, limits) =>
+        {
+            o.GlobalLimiter = new TokenflowRateLimiter(limits);
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.OnRejected = RateLimitResponses.OnRejectedAsync;
+        });
         services.AddSingleton<GracefulDrain>();
         services.AddHostedService(sp => sp.GetRequiredService<GracefulDrain>());
         services.AddHealthChecks()
@@ -69,6 +87,30 @@ public static class OperationsExtensions
         }
 
         return services;
+    }
+
+    /// <summary>
+    /// Applies <see cref="RateLimitOptions"/> when a limit is set: the rate limiting middleware (after
+    /// authentication, so it partitions by API key) and the token charge of every generation. Call after
+    /// <c>UseAuthorization</c>.
+    /// </summary>
+    public static IApplicationBuilder UseTokenflowRateLimits(this IApplicationBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var limits = app.ApplicationServices.GetRequiredService<RateLimits>();
+        if (!limits.Options.Enabled)
+        {
+            return app;
+        }
+
+        var accessor = app.ApplicationServices.GetRequiredService<IHttpContextAccessor>();
+        app.ApplicationServices.GetRequiredService<GenerationRunner>().UsageObserver = _ =>
+        {
+            // The partition now: the request may be long gone when the generation ends.
+            var partition = accessor.HttpContext is { } context ? RateLimits.PartitionOf(context) : null;
+            return partition is null ? null : usage => limits.ChargeTokens(partition, usage);
+        };
+        return app.UseRateLimiter();
     }
 
     /// <summary>

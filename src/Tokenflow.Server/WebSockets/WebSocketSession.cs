@@ -33,11 +33,13 @@ internal sealed partial class WebSocketSession
     private readonly CompletionRequestValidator _validator;
     private readonly TokenflowOptions _options;
     private readonly ILogger<WebSocketSession> _logger;
+    private readonly Operations.RateLimits? _rateLimits;
     private readonly Channel<Frame> _outgoing = Channel.CreateBounded<Frame>(new BoundedChannelOptions(SendQueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly ConcurrentDictionary<string, Task> _pumps = new(StringComparer.Ordinal);
 
-    public WebSocketSession(WebSocket socket, StreamAccess streams, GenerationRunner runner, CompletionRequestValidator validator, IOptions<TokenflowOptions> options, ILogger<WebSocketSession> logger)
+    public WebSocketSession(WebSocket socket, StreamAccess streams, GenerationRunner runner, CompletionRequestValidator validator, IOptions<TokenflowOptions> options, ILogger<WebSocketSession> logger, Operations.RateLimits? rateLimits = null)
     {
+        _rateLimits = rateLimits;
         _socket = socket;
         _streams = streams;
         _runner = runner;
@@ -48,6 +50,9 @@ internal sealed partial class WebSocketSession
 
     /// <summary>The API-key owner of the connection (null when keys are off).</summary>
     public string? Owner { get; set; }
+
+    /// <summary>The rate-limit partition of the connection: each <c>generate</c> counts as a request in it.</summary>
+    public string? RateLimitPartition { get; set; }
 
     public async Task RunAsync(CancellationToken requestAborted)
     {
@@ -200,6 +205,13 @@ internal sealed partial class WebSocketSession
         if (error is not null)
         {
             await SendErrorAsync(tag, null, error, cancellationToken);
+            return;
+        }
+
+        if (_rateLimits is { Options.Enabled: true } && RateLimitPartition is { } partition
+            && await _rateLimits.CheckAsync(partition, countRequest: true, mayGenerate: true) is { } refusal)
+        {
+            await SendErrorAsync(tag, null, Operations.RateLimitResponses.ToOpenAiError(refusal), cancellationToken);
             return;
         }
 
