@@ -50,7 +50,7 @@ internal sealed class GenerationWriter : IStreamWriter
 
     public void ReportUsage(Usage usage) => _inner.ReportUsage(usage);
 
-    public void Complete(FinishReason finishReason, Usage usage, Timings timings)
+    public void Complete(FinishReason finishReason, Usage usage, Timings timings, string? stopSequence = null)
     {
         if (finishReason == FinishReason.Cancelled && _shutdown.IsCancellationRequested && !_inner.Stopping.IsCancellationRequested)
         {
@@ -65,7 +65,7 @@ internal sealed class GenerationWriter : IStreamWriter
             TokenflowTelemetry.Cancelled(_inner.Stopping.IsCancellationRequested ? "client" : "watch");
         }
 
-        _inner.Complete(finishReason, usage, timings);
+        _inner.Complete(finishReason, usage, timings, stopSequence);
         Record(usage, timings, null);
     }
 

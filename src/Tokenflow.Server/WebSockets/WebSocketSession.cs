@@ -130,7 +130,15 @@ internal sealed partial class WebSocketSession
                 continue;
             }
 
-            await HandleMessageAsync(message.WrittenMemory, cancellationToken);
+            try
+            {
+                await HandleMessageAsync(message.WrittenMemory, cancellationToken);
+            }
+            catch (InvalidOperationException ex) when (ex.StackTrace?.Contains("System.Text.Json.", StringComparison.Ordinal) == true)
+            {
+                // JsonDocument accepts escaped lone surrogates ("\ud800") and throws only when a string is read.
+                await SendErrorAsync(null, null, OpenAiError.Invalid("The message has a string that is not valid UTF-16.", null, "invalid_json"), cancellationToken);
+            }
         }
     }
 
