@@ -73,7 +73,8 @@ public static class OperationsExtensions
             metrics.AddMeter(TokenflowTelemetry.MeterName);
             if (telemetry.Prometheus)
             {
-                metrics.AddPrometheusExporter();
+                // No response cache (the exporter's default is 300 ms): a scrape right after a request sees it.
+                metrics.AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0);
             }
 
             if (otlp is not null)
