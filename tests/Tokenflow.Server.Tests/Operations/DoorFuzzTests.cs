@@ -21,7 +21,7 @@ public sealed class DoorFuzzTests
 
     private const string Messages = """[{"role":"user","content":"hi"}]""";
 
-    private static List<T> Sample<T>(Gen<T> gen, int salt) => gen.Sample(30, new Rnd(Seed + (ulong)salt), Cases).ToList();
+    private static List<T> Sample<T>(Gen<T> gen, int salt) => gen.Sample(size: 30, seed: new Rnd(Seed + (ulong)salt), numberOfSamples: Cases).ToList();
 
     private enum Shape
     {
