@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
 namespace Tokenflow.Redis.Tests;
@@ -104,6 +105,22 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends SIGTERM (what an orchestrator sends to stop a container): the server drains, then exits.</summary>
+    public void Terminate()
+    {
+        if (Kill(_process.Id, 15) != 0)
+        {
+            throw new InvalidOperationException($"kill(SIGTERM) failed: errno {Marshal.GetLastPInvokeError()}.");
+        }
+    }
+
+    /// <summary>Waits for the process to exit by itself; returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        await _process.WaitForExitAsync().WaitAsync(timeout);
+        return _process.ExitCode;
+    }
+
     /// <summary>Kills the process at once (SIGKILL, like <c>kill -9</c>).</summary>
     public void Kill() => ChildProcesses.Kill(_process);
 
@@ -132,6 +149,9 @@ internal sealed partial class ServerProcess : IAsyncDisposable
 
         return Path.Combine(here, "Tokenflow.Server.dll");
     }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 
     [GeneratedRegex(@"Now listening on: (http://\S+)")]
     private static partial Regex ListeningLine();

@@ -39,6 +39,13 @@ public static class DurableMessages
             return true;
         }
 
+        // The JSON reader checks structure, not the bytes inside strings: invalid UTF-8 would be stored and served.
+        if (!System.Text.Unicode.Utf8.IsValid(body.Span))
+        {
+            error = "The body is not valid UTF-8.";
+            return false;
+        }
+
         try
         {
             using var document = JsonDocument.Parse(body);

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Tokenflow.Core.Backends;
+using Tokenflow.Core.Diagnostics;
 using Tokenflow.Core.Streams;
 using Tokenflow.Core.Watches;
 
@@ -22,12 +23,37 @@ public sealed partial class GenerationRunner
     // The watches of the generations this process runs, for watches added while they run.
     private readonly ConcurrentDictionary<string, WatchSet> _running = new(StringComparer.Ordinal);
 
+    // Operations (drain on shutdown, metrics): see Diagnostics/GenerationWriter.
+    private readonly CancellationTokenSource _shutdown = new();
+    private volatile bool _draining;
+
     /// <summary>Creates the runner.</summary>
     public GenerationRunner(IStreamStore store, TimeProvider timeProvider, ILogger<GenerationRunner> logger)
     {
         _store = store;
         _timeProvider = timeProvider;
         _logger = logger;
+        TokenflowTelemetry.RegisterActiveStreams(this, () => _running.Count);
+    }
+
+    /// <summary>Generations this process is running now.</summary>
+    public int RunningCount => _running.Count;
+
+    /// <summary>
+    /// Called as each generation starts, on the starting request's execution context, with the stream's owner
+    /// (API key identity, or null); the action it returns (if any) receives the generation's final usage,
+    /// cancelled generations included. For token rate limits; set by the host before generations start.
+    /// </summary>
+    public Func<string?, Action<Usage>?>? UsageObserver { get; set; }
+
+    /// <summary>Refuses new generations from now on (<see cref="StreamCreateStatus.Full"/>: the doors answer 503); running ones go on.</summary>
+    public void BeginDrain() => _draining = true;
+
+    /// <summary>Ends every running generation at its next token with the terminal error <c>server_shutdown</c>.</summary>
+    public void EndRunning()
+    {
+        _draining = true;
+        _shutdown.Cancel();
     }
 
     /// <summary>
@@ -36,6 +62,11 @@ public sealed partial class GenerationRunner
     /// </summary>
     public async ValueTask<GenerationStart> StartAsync(ModelEntry model, BackendRequest request, GenerationOptions options, CancellationToken cancellationToken)
     {
+        if (_draining)
+        {
+            return new GenerationStart(StreamCreateStatus.Full, null, 0);
+        }
+
         var created = _timeProvider.GetUtcNow().ToUnixTimeSeconds();
         var descriptor = new StreamDescriptor
         {
@@ -58,6 +89,8 @@ public sealed partial class GenerationRunner
 
         var startedAt = Stopwatch.GetTimestamp();
         request.Stop ??= options.Stop is { Count: > 0 } stops ? stops : null;
+        var ended = UsageObserver?.Invoke(options.Owner);
+        writer = new GenerationWriter(writer, model.Id, startedAt, ended, _shutdown.Token);
         _ = Task.Run(() => RunAsync(model, request, options, writer, startedAt), CancellationToken.None);
         return new GenerationStart(StreamCreateStatus.Created, descriptor.Id, created);
     }

@@ -28,6 +28,7 @@ public sealed class MemoryStreamStore : IStreamStore, IStreamLogHost, IDisposabl
         Options = options.Value;
         TimeProvider = timeProvider;
         _budget = new StreamBudget(Options.MaxBytes);
+        Diagnostics.TokenflowTelemetry.RegisterStoreBytes(this, () => _budget.BytesInUse);
         _settings = new StreamLogSettings
         {
             TimeProvider = timeProvider,

@@ -350,6 +350,7 @@ public sealed partial class StreamLog : IStreamWriter
 
             var reader = new StreamLogReader(this, afterSeq + 1);
             _readers.Add(reader);
+            Diagnostics.TokenflowTelemetry.ReaderAttached(1);
             _graceTimer?.Dispose();
             _graceTimer = null;
             status = StreamOpenStatus.Opened;
@@ -488,6 +489,7 @@ public sealed partial class StreamLog : IStreamWriter
     internal void CloseReader(StreamLogReader reader)
     {
         bool now;
+        Diagnostics.TokenflowTelemetry.ReaderAttached(-1);
         lock (_gate)
         {
             _readers.Remove(reader);

@@ -22,6 +22,13 @@ internal static class ErrorResponses
                     return;
                 }
 
+                if (feature?.Error is InvalidOperationException json && json.StackTrace?.Contains("System.Text.Json.", StringComparison.Ordinal) == true)
+                {
+                    // A JSON string with an escaped lone surrogate ("\ud800") parses, and throws only when read.
+                    await OpenAiError.Invalid("The request body has a string that is not valid UTF-16.", null, "invalid_json").WriteResponseAsync(context.Response);
+                    return;
+                }
+
                 if (feature?.Error is Tokenflow.Core.Streams.StreamStoreUnavailableException)
                 {
                     await OpenAiError.StoreUnavailable().WriteResponseAsync(context.Response);

@@ -23,6 +23,11 @@ internal static class JsonRequestBody
         {
             return OpenAiError.Invalid($"The request body is not valid JSON: {ex.Message}", null, "invalid_json");
         }
+        catch (InvalidOperationException ex) when (ex.StackTrace?.Contains("System.Text.Json.", StringComparison.Ordinal) == true)
+        {
+            // JsonDocument accepts escaped lone surrogates ("\ud800") and throws only when a string is read.
+            return OpenAiError.Invalid($"The request body has a string that is not valid UTF-16: {ex.Message}", null, "invalid_json");
+        }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return OpenAiError.TooLarge(context.RequestServices.GetRequiredService<IOptions<TokenflowOptions>>().Value.MaxRequestBodyBytes);

@@ -1,3 +1,5 @@
+using Tokenflow.Server.Operations;
+
 namespace Tokenflow.Server.Hosting;
 
 /// <summary>Builds the Tokenflow web application; used by <c>Program</c>, the CLI and tests.</summary>
@@ -35,9 +37,11 @@ public static class TokenflowApp
         // After the error pages, so a 401 from a challenge keeps its OpenAI error body.
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseTokenflowRateLimits();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.UsePlayground();
         app.MapTokenflow();
+        app.MapTokenflowOperations();
         return app;
     }
 }

@@ -45,12 +45,23 @@ public sealed class TokenflowOptions : IValidatableObject
     /// <summary>Largest accepted <c>resume_grace_ms</c>; must not be negative. Default 10 minutes.</summary>
     public TimeSpan MaxResumeGrace { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// On shutdown (SIGTERM), how long running generations get to finish before they end with the terminal error
+    /// <c>server_shutdown</c>; new ones are refused meanwhile. Must not be negative. Default 30 seconds.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (HeartbeatInterval <= TimeSpan.Zero)
         {
             yield return new ValidationResult($"{Section}:{nameof(HeartbeatInterval)} must be positive; it is {HeartbeatInterval}.", [nameof(HeartbeatInterval)]);
+        }
+
+        if (DrainTimeout < TimeSpan.Zero)
+        {
+            yield return new ValidationResult($"{Section}:{nameof(DrainTimeout)} must not be negative; it is {DrainTimeout}.", [nameof(DrainTimeout)]);
         }
 
         if (MaxResumeGrace < TimeSpan.Zero)

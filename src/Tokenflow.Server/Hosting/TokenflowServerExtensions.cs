@@ -9,6 +9,7 @@ using Tokenflow.Server.Anthropic;
 using Tokenflow.Server.Durable;
 using Tokenflow.Server.Mcp;
 using Tokenflow.Server.OpenAi;
+using Tokenflow.Server.Operations;
 using Tokenflow.Server.Responses;
 using Tokenflow.Server.Streams;
 using Tokenflow.Server.WebSockets;
@@ -45,6 +46,7 @@ public static class TokenflowServerExtensions
         services.AddSingleton<Anthropic.MessagesRequestParser>();
         services.AddSingleton<Responses.ResponsesRequestParser>();
         services.AddTokenflowMcp();
+        services.AddTokenflowOperations(configuration);
         services.AddDurableStreams(configuration);
         services.AddOptions<DurableStreamOptions>()
             .Validate(o => o.LongPollTimeout > TimeSpan.Zero, $"{DurableStreamOptions.Section}:{nameof(DurableStreamOptions.LongPollTimeout)} must be positive.")

@@ -58,6 +58,11 @@ internal static class StreamEndpoints
         }
 
         var (status, reader, descriptor) = await streams.OpenAsync(id, after, ApiKeys.OwnerOf(context), context.RequestAborted);
+        if (after > 0 && status == StreamOpenStatus.Opened)
+        {
+            Tokenflow.Core.Diagnostics.TokenflowTelemetry.StreamResumed("sse");
+        }
+
         if (status == StreamOpenStatus.Truncated)
         {
             await OpenAiError.NotRetained(id, after).WriteResponseAsync(context.Response);

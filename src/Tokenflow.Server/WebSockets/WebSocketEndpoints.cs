@@ -15,6 +15,7 @@ internal static class WebSocketEndpoints
             using var socket = await context.WebSockets.AcceptWebSocketAsync();
             var session = ActivatorUtilities.CreateInstance<WebSocketSession>(context.RequestServices, socket);
             session.Owner = Hosting.ApiKeys.OwnerOf(context);
+            session.RateLimitPartition = Operations.RateLimits.PartitionOf(context);
             await session.RunAsync(context.RequestAborted);
         });
 }

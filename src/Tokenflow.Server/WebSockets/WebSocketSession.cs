@@ -33,11 +33,13 @@ internal sealed partial class WebSocketSession
     private readonly CompletionRequestValidator _validator;
     private readonly TokenflowOptions _options;
     private readonly ILogger<WebSocketSession> _logger;
+    private readonly Operations.RateLimits? _rateLimits;
     private readonly Channel<Frame> _outgoing = Channel.CreateBounded<Frame>(new BoundedChannelOptions(SendQueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly ConcurrentDictionary<string, Task> _pumps = new(StringComparer.Ordinal);
 
-    public WebSocketSession(WebSocket socket, StreamAccess streams, GenerationRunner runner, CompletionRequestValidator validator, IOptions<TokenflowOptions> options, ILogger<WebSocketSession> logger)
+    public WebSocketSession(WebSocket socket, StreamAccess streams, GenerationRunner runner, CompletionRequestValidator validator, IOptions<TokenflowOptions> options, ILogger<WebSocketSession> logger, Operations.RateLimits? rateLimits = null)
     {
+        _rateLimits = rateLimits;
         _socket = socket;
         _streams = streams;
         _runner = runner;
@@ -48,6 +50,9 @@ internal sealed partial class WebSocketSession
 
     /// <summary>The API-key owner of the connection (null when keys are off).</summary>
     public string? Owner { get; set; }
+
+    /// <summary>The rate-limit partition of the connection: each <c>generate</c> counts as a request in it.</summary>
+    public string? RateLimitPartition { get; set; }
 
     public async Task RunAsync(CancellationToken requestAborted)
     {
@@ -125,7 +130,15 @@ internal sealed partial class WebSocketSession
                 continue;
             }
 
-            await HandleMessageAsync(message.WrittenMemory, cancellationToken);
+            try
+            {
+                await HandleMessageAsync(message.WrittenMemory, cancellationToken);
+            }
+            catch (InvalidOperationException ex) when (ex.StackTrace?.Contains("System.Text.Json.", StringComparison.Ordinal) == true)
+            {
+                // JsonDocument accepts escaped lone surrogates ("\ud800") and throws only when a string is read.
+                await SendErrorAsync(null, null, OpenAiError.Invalid("The message has a string that is not valid UTF-16.", null, "invalid_json"), cancellationToken);
+            }
         }
     }
 
@@ -203,6 +216,13 @@ internal sealed partial class WebSocketSession
             return;
         }
 
+        if (_rateLimits is { Options.Enabled: true } && RateLimitPartition is { } partition
+            && await _rateLimits.CheckAsync(partition, countRequest: true, mayGenerate: true) is { } refusal)
+        {
+            await SendErrorAsync(tag, null, Operations.RateLimitResponses.ToOpenAiError(refusal), cancellationToken);
+            return;
+        }
+
         if (_pumps.Count >= MaxSubscriptions)
         {
             await SendErrorAsync(tag, null, new OpenAiError(StatusCodes.Status429TooManyRequests, $"A socket may follow at most {MaxSubscriptions} streams at once.", "rate_limit_error", null, "too_many_subscriptions"), cancellationToken);
@@ -236,6 +256,11 @@ internal sealed partial class WebSocketSession
         }
 
         var (opened, reader, descriptor) = await _streams.OpenAsync(streamId, after, Owner, cancellationToken);
+        if (after > 0 && opened == StreamOpenStatus.Opened)
+        {
+            Tokenflow.Core.Diagnostics.TokenflowTelemetry.StreamResumed("websocket");
+        }
+
         if (opened == StreamOpenStatus.Truncated)
         {
             await SendErrorAsync(tag, streamId, OpenAiError.NotRetained(streamId!, after), cancellationToken);
