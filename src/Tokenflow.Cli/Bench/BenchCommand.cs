@@ -69,17 +69,19 @@ internal static class BenchCommand
         };
         command.Validators.Add(r =>
         {
-            var targets = Targets(r.Tokens);
-            if (targets.Count > 1 && r.GetValue(compare) is false)
+            // A command's own tokens hold no options: count the targets from the options' values.
+            var stdio = r.GetValue(mcpStdio) ?? [];
+            var count = new[] { url, anthropic, responses, mcp }.Sum(o => r.GetValue(o)?.Length ?? 0) + stdio.Length;
+            if (count > 1 && r.GetValue(compare) is false)
             {
                 r.AddError("Several targets given: add --compare to measure them one after another.");
             }
 
-            foreach (var t in targets.Where(t => t.Kind == BenchTargetKind.McpStdio))
+            foreach (var commandLine in stdio)
             {
                 try
                 {
-                    if (CommandLineWords.Split(t.Address).Count == 0)
+                    if (CommandLineWords.Split(commandLine).Count == 0)
                     {
                         r.AddError("--mcp-stdio needs a command.");
                     }
@@ -157,7 +159,7 @@ internal static class BenchCommand
                         var line = string.Create(CultureInfo.InvariantCulture, $"{p.Elapsed.TotalSeconds,6:0.0}s  done {p.Completed:N0}/{total}  failed {p.Failed:N0}  in flight {p.InFlight:N0}  partials {p.Partials:N0}  {perSecond:N0}/s");
                         console.Error.Write("\r" + line.PadRight(100));
                     }
-                    : null,
+            : null,
                 TimeSpan.FromSeconds(1),
                 stop.Token);
             if (live)

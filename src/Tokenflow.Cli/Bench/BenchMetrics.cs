@@ -67,9 +67,13 @@ internal sealed class BenchMetrics
 
     public void CountedCall() => Interlocked.Increment(ref _countedCalls);
 
-    public void Complete(long tokens)
+    public void Complete(long tokens, bool countRequest = true)
     {
-        Interlocked.Increment(ref _completed);
+        if (countRequest)
+        {
+            Interlocked.Increment(ref _completed);
+        }
+
         Interlocked.Add(ref _tokens, tokens);
     }
 

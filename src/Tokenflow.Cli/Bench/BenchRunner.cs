@@ -98,14 +98,17 @@ internal sealed class BenchRunner
 
     private async Task LoopAsync(BenchWorker worker, long start, long deadline, CancellationToken cancellationToken)
     {
-        var call = new CallObserver(Metrics, _settings.CancelAfter);
+        // One observer per request; the one before the running request is settled only when the next begins, since
+        // its last notifications may still be on their way through the MCP SDK (see CallObserver.Completed).
+        CallObserver? previous = null;
+        CallObserver? current = null;
         var interval = _settings.Rate is { } rate ? Stopwatch.Frequency / rate : 0;
         while (!cancellationToken.IsCancellationRequested)
         {
             var k = Interlocked.Increment(ref _issued) - 1;
             if (_settings.Requests is { } limit && k >= limit)
             {
-                return;
+                break;
             }
 
             long due;
@@ -114,7 +117,7 @@ internal sealed class BenchRunner
                 due = start + (long)(k * interval);
                 if (due >= deadline)
                 {
-                    return;
+                    break;
                 }
 
                 var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
@@ -126,7 +129,7 @@ internal sealed class BenchRunner
                     }
                     catch (OperationCanceledException)
                     {
-                        return;
+                        break;
                     }
                 }
             }
@@ -135,13 +138,19 @@ internal sealed class BenchRunner
                 due = Stopwatch.GetTimestamp();
                 if (due >= deadline)
                 {
-                    return;
+                    break;
                 }
             }
 
-            call.Begin(due);
-            await worker.CallAsync(call, cancellationToken).ConfigureAwait(false);
+            previous?.Settle();
+            (previous, current) = (current, new CallObserver(Metrics, _settings.CancelAfter));
+            current.Begin(due);
+            await worker.CallAsync(current, cancellationToken).ConfigureAwait(false);
         }
+
+        await worker.FinishAsync().ConfigureAwait(false);
+        previous?.Settle();
+        current?.Settle();
     }
 }
 

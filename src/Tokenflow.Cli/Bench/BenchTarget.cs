@@ -31,5 +31,8 @@ internal abstract class BenchWorker : IAsyncDisposable
     /// </summary>
     public abstract Task CallAsync(CallObserver call, CancellationToken cancellationToken);
 
+    /// <summary>After the last request: lets notifications of the last call still in the client's hands arrive.</summary>
+    public virtual Task FinishAsync() => Task.CompletedTask;
+
     public abstract ValueTask DisposeAsync();
 }

@@ -3,8 +3,8 @@ using System.Diagnostics;
 namespace Tokenflow.Cli.Bench;
 
 /// <summary>
-/// Times one request at a time for a worker: its partials (first one, gaps), the counts they report (for lost
-/// notifications) and how it ended, into the target's <see cref="BenchMetrics"/>. Reused request after request.
+/// Times one request: its partials (first one, gaps), the counts they report (for lost notifications) and how it
+/// ended, into the target's <see cref="BenchMetrics"/>. Partials may come from another thread than the request's.
 /// Partials that arrive after a cancel was sent are not timed as gaps: they are the cancel's tail.
 /// </summary>
 internal sealed class CallObserver
@@ -18,6 +18,8 @@ internal sealed class CallObserver
     private double _progress;
     private bool _counted;
     private long _progressSeen;
+    private bool _unsettled;
+    private int _unsettledTokens;
     private long _cancelSent;
 
     public CallObserver(BenchMetrics metrics, int? cancelAfter)
@@ -107,12 +109,34 @@ internal sealed class CallObserver
         }
     }
 
+    /// <summary>
+    /// The result arrived. Tokens and losses are settled when the next request begins (or the run ends): the MCP SDK
+    /// may hand a call's last notifications to handlers after its result, and they still belong to this call.
+    /// </summary>
     public void Completed(long now, int usageTokens)
     {
-        CountLost();
         _metrics.Result.RecordTicks(now - _start);
-        _metrics.Complete(usageTokens >= 0 ? usageTokens : Partials);
+        _metrics.Complete(0);
+        _unsettledTokens = usageTokens;
+        _unsettled = true;
         _metrics.Ended();
+    }
+
+    /// <summary>Counts the finished request's tokens and lost notifications (call once after the last request too).</summary>
+    public void Settle()
+    {
+        lock (_gate)
+        {
+            if (!_unsettled)
+            {
+                return;
+            }
+
+            _unsettled = false;
+            _metrics.Complete(_unsettledTokens >= 0 ? _unsettledTokens : _partials, countRequest: false);
+        }
+
+        CountLost();
     }
 
     /// <summary>

@@ -57,6 +57,9 @@ internal sealed class McpResponseTap : DelegatingHandler
         /// <summary>When the last byte (or the end) arrived, in <see cref="Stopwatch"/> ticks, and whether the server ended the response.</summary>
         public Task<(long LastByte, bool Ended)> Drained => _drained.Task;
 
+        /// <summary>When the latest byte arrived, in <see cref="Stopwatch"/> ticks (0: none yet).</summary>
+        public long LastByte => Volatile.Read(ref _lastByte);
+
         public override bool CanRead => true;
 
         public override bool CanSeek => false;

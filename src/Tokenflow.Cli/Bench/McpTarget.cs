@@ -13,10 +13,10 @@ namespace Tokenflow.Cli.Bench;
 /// official ModelContextProtocol SDK's client: each worker is one initialized session (one process for stdio) that
 /// calls <see cref="BenchSettings.Tool"/> with a progress token, one call at a time. Progress notifications are
 /// timed in a notification handler of the session (the SDK calls it as it reads each message), and their
-/// <c>progress</c> values give the notifications lost. A cancel is the SDK's own: cancelling the call's token sends
-/// <c>notifications/cancelled</c>. Its latency is cancel sent → the server's last byte for that call: over HTTP the
+/// <c>progress</c> values give the notifications lost. A cancel is <c>notifications/cancelled</c>; its latency is cancel sent → the server's last byte for that call: over HTTP the
 /// end of the call's response stream (<see cref="McpResponseTap"/> keeps reading it); over stdio, where there is no
-/// per-call stream, the last progress notification of the call that still arrives.
+/// per-call stream, the last progress notification of the call that still arrives. The SDK's client sends no
+/// <c>notifications/cancelled</c> of its own when a call's token fires, so the worker names its request id and sends it.
 /// </summary>
 internal sealed class McpTarget : BenchTarget
 {
@@ -112,11 +112,14 @@ internal sealed class McpTarget : BenchTarget
         private readonly HttpClient? _http;
         private readonly string _prefix;
         private readonly IAsyncDisposable _handler;
+
+        // Calls by progress token: the running one and the one before, whose last notifications the SDK may still
+        // hand over after its result. Cancelled calls' tokens map to the time of their latest notification.
+        private readonly ConcurrentDictionary<string, (CallObserver Call, TaskCompletionSource CancelDue)> _calls = new(StringComparer.Ordinal);
         private readonly ConcurrentDictionary<string, long> _lateNotifications = new(StringComparer.Ordinal);
-        private long _calls;
-        private volatile string? _token;
-        private CallObserver? _call;
-        private TaskCompletionSource? _cancelDue;
+        private string? _previousToken;
+        private string? _currentToken;
+        private long _count;
 
         public Worker(McpTarget target, McpClient client, McpResponseTap? tap, HttpClient? http, int n)
         {
@@ -130,24 +133,34 @@ internal sealed class McpTarget : BenchTarget
 
         public override async Task CallAsync(CallObserver call, CancellationToken cancellationToken)
         {
-            var token = _prefix + Interlocked.Increment(ref _calls).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var token = _prefix + Interlocked.Increment(ref _count).ToString(System.Globalization.CultureInfo.InvariantCulture);
             var cancelDue = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            (_call, _cancelDue, _token) = (call, cancelDue, token);
+            if (_previousToken is { } older)
+            {
+                _calls.TryRemove(older, out _);
+            }
+
+            (_previousToken, _currentToken) = (_currentToken, token);
+            _calls[token] = (call, cancelDue);
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             cts.CancelAfter(_target._settings.RequestTimeout);
             var request = new CallToolRequestParams { Name = _target._settings.Tool, Arguments = _target._arguments, Meta = new JsonObject { ["progressToken"] = token } };
+
+            // The request id is ours (the progress token), so a cancel can name it: the SDK's client does not send
+            // notifications/cancelled when a call's token fires (measured: both Tokenflow's and the TypeScript SDK's
+            // servers ran the tool to its end), so the worker sends it itself.
+            var id = new RequestId(token);
             try
             {
-                var callTask = _client.CallToolAsync(request, cts.Token).AsTask();
+                var callTask = _client.SendRequestAsync<CallToolRequestParams, CallToolResult>(RequestMethods.ToolsCall, request, McpJsonUtilities.DefaultOptions, id, cts.Token).AsTask();
                 if (_target._settings.CancelAfter is not null && await Task.WhenAny(callTask, cancelDue.Task).ConfigureAwait(false) != callTask)
                 {
-                    await CancelAsync(call, callTask, token, cts, cancellationToken).ConfigureAwait(false);
+                    await CancelAsync(call, callTask, token, id, cts, cancellationToken).ConfigureAwait(false);
                     return;
                 }
 
                 var result = await callTask.ConfigureAwait(false);
                 var now = Stopwatch.GetTimestamp();
-                _token = null;
                 if (result.IsError == true)
                 {
                     call.Failed("tool_error");
@@ -181,10 +194,13 @@ internal sealed class McpTarget : BenchTarget
             {
                 call.Failed("connection_lost");
             }
-            finally
-            {
-                _token = null;
-            }
+        }
+
+        public override async Task FinishAsync()
+        {
+            // The SDK may dispatch the last call's final notifications after its result: give them a moment.
+            await Task.Delay(TimeSpan.FromMilliseconds(200)).ConfigureAwait(false);
+            _calls.Clear();
         }
 
         public override async ValueTask DisposeAsync()
@@ -194,28 +210,46 @@ internal sealed class McpTarget : BenchTarget
             _http?.Dispose();
         }
 
-        private async Task CancelAsync(CallObserver call, Task<CallToolResult> callTask, string token, CancellationTokenSource cts, CancellationToken stop)
+        private async Task CancelAsync(CallObserver call, Task<CallToolResult> callTask, string token, RequestId id, CancellationTokenSource cts, CancellationToken stop)
         {
             var stream = _tap?.Current;
             _lateNotifications[token] = 0;
+            _calls.TryRemove(token, out _);
             call.OnCancelSent(Stopwatch.GetTimestamp());
+            try
+            {
+                await _client.SendNotificationAsync(NotificationMethods.CancelledNotification, new CancelledNotificationParams { RequestId = id, Reason = "tokenflow bench --cancel-after" }, McpJsonUtilities.DefaultOptions, stop).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is McpException or HttpRequestException or IOException)
+            {
+                // Could not tell the server: closing the call below is all that is left.
+            }
+
+            // Stop waiting for a result (a cancelled request gets none); over HTTP the tap keeps its stream open.
             await cts.CancelAsync().ConfigureAwait(false);
             try
             {
                 await callTask.ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
-            {
-            }
-            catch (McpException)
+            catch (Exception ex) when (ex is OperationCanceledException or McpException or HttpRequestException or IOException)
             {
             }
 
             if (stream is not null)
             {
-                var (lastByte, ended) = await stream.Drained.WaitAsync(_target._settings.CancelWait + TimeSpan.FromSeconds(1), stop).ConfigureAwait(false);
-                call.CancelEnded(lastByte == 0 ? null : lastByte, ended);
+                long lastByte;
+                bool ended;
+                try
+                {
+                    (lastByte, ended) = await stream.Drained.WaitAsync(_target._settings.CancelWait + TimeSpan.FromSeconds(1), stop).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    (lastByte, ended) = (stream.LastByte, false);
+                }
+
                 _lateNotifications.TryRemove(token, out _);
+                call.CancelEnded(lastByte == 0 ? null : lastByte, ended);
                 return;
             }
 
@@ -255,16 +289,16 @@ internal sealed class McpTarget : BenchTarget
                 return ValueTask.CompletedTask;
             }
 
-            if (token != _token || _call is not { } call)
+            if (!_calls.TryGetValue(token, out var entry))
             {
                 return ValueTask.CompletedTask;
             }
 
             var progress = p["progress"] is JsonValue v && v.TryGetValue<double>(out var d) ? d : double.NaN;
-            call.OnProgress(now, progress);
-            if (call.CancelDue)
+            entry.Call.OnProgress(now, progress);
+            if (entry.Call.CancelDue)
             {
-                _cancelDue?.TrySetResult();
+                entry.CancelDue.TrySetResult();
             }
 
             return ValueTask.CompletedTask;
