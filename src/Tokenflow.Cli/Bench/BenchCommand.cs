@@ -43,6 +43,7 @@ internal static class BenchCommand
         var tool = new Option<string>("--tool") { Description = "MCP tool to call.", DefaultValueFactory = _ => "generate" };
         var toolArgs = JsonObjectOption("--args", "MCP tool arguments as a JSON object (default {\"prompt\",\"model\",\"max_tokens\"} from the options above, plus --extra).");
         var headers = new Option<string[]>("--header", "-H") { Description = "HTTP header for every request, \"Name: value\" (repeatable).", HelpName = "HEADER", Arity = ArgumentArity.ZeroOrMore };
+        var labels = new Option<string[]>("--label") { Description = "Names for the targets in reports, in the order the targets are given (repeatable).", HelpName = "NAME", Arity = ArgumentArity.ZeroOrMore };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
         var svg = new Option<FileInfo?>("--svg") { Description = "Write CDF charts of first-partial latency and of gaps to this SVG file.", HelpName = "FILE" };
         var apiKey = TokenflowCli.ApiKeyOption();
@@ -65,7 +66,7 @@ internal static class BenchCommand
         var command = new Command("bench", "Measure streaming latency of model endpoints and MCP servers: first partial, gaps, result, lost notifications, cancel latency; closed or open loop; compare targets.")
         {
             url, anthropic, responses, mcp, mcpStdio, compare, model, concurrency, rate, requests, duration, maxTokens, prompt, timeout,
-            cancelAfter, cancelWait, tool, toolArgs, headers, json, svg, apiKey, extra,
+            cancelAfter, cancelWait, tool, toolArgs, headers, labels, json, svg, apiKey, extra,
         };
         command.Validators.Add(r =>
         {
@@ -96,6 +97,8 @@ internal static class BenchCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var targets = Targets(parse.Tokens);
+            var names = parse.GetValue(labels) ?? [];
+            targets = [.. targets.Select((t, i) => i < names.Length ? t with { Label = names[i] } : t)];
             if (targets.Count == 0)
             {
                 targets = [new BenchTargetSpec(BenchTargetKind.ChatCompletions, Environment.GetEnvironmentVariable("TOKENFLOW_URL") is { Length: > 0 } env ? env : TokenflowCli.DefaultUrl)];

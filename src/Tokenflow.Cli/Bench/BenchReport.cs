@@ -32,7 +32,8 @@ internal static class BenchReport
         s.AppendLine(c, $"tokenflow bench --compare · {LoadText(results[0].Settings)}");
         for (var i = 0; i < results.Count; i++)
         {
-            s.AppendLine(c, $"  [{i + 1}] {results[i].Name}");
+            var where = results[i].Spec.Label is null ? string.Empty : $" ({results[i].Spec.KindName} {results[i].Endpoint})";
+            s.AppendLine(c, $"  [{i + 1}] {results[i].Name}{where}");
         }
 
         s.AppendLine();
@@ -58,6 +59,11 @@ internal static class BenchReport
             {
                 Line(s, results, string.Create(c, $"{label} p{p:0} ms"), r => pick(r.Metrics).Count == 0 ? "–" : BenchResult.Ms(pick(r.Metrics).PercentileMs(p)), r => pick(r.Metrics).PercentileMs(p));
             }
+        }
+
+        if (results.Any(r => r.Metrics.Cancelled > 0))
+        {
+            Line(s, results, "cancel unconfirmed", r => r.Metrics.CancelUnconfirmed.ToString("N0", c), null);
         }
 
         if (results.Any(r => r.Metrics.Errors.Count > 0))

@@ -24,7 +24,7 @@ internal sealed class BenchResult
     /// <summary>Why no worker could connect, if none could.</summary>
     public string? ConnectError { get; init; }
 
-    public string Name => $"{Spec.KindName} {Endpoint}";
+    public string Name => Spec.Label ?? $"{Spec.KindName} {Endpoint}";
 
     public double Seconds => Math.Max(Elapsed.TotalSeconds, 1e-9);
 

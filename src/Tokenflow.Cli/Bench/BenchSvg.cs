@@ -22,7 +22,7 @@ internal static class BenchSvg
     {
         var c = CultureInfo.InvariantCulture;
         var legendHeight = 18 * results.Count + 10;
-        var width = (2 * (Left + PanelWidth)) + 30;
+        var width = (2 * (Left + PanelWidth)) + 60;
         var height = Top + PanelHeight + Bottom + legendHeight;
         var s = new StringBuilder();
         s.AppendLine(c, $"""<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">""");
@@ -65,7 +65,7 @@ internal static class BenchSvg
             s.AppendLine(c, $"""<text x="{x:0.#}" y="{Top + PanelHeight + 16}" text-anchor="middle">{decade.ToString("0.###", c)}</text>""");
         }
 
-        foreach (var f in new[] { 0.0, 0.5, 0.9, 0.99, 1.0 })
+        foreach (var f in new[] { 0.0, 0.25, 0.5, 0.75, 0.9, 1.0 })
         {
             var y = Y(f);
             s.AppendLine(c, $"""<line x1="{left}" y1="{y:0.#}" x2="{left + PanelWidth}" y2="{y:0.#}" stroke="#eee"/>""");

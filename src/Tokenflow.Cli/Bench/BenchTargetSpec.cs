@@ -3,7 +3,8 @@ namespace Tokenflow.Cli.Bench;
 /// <summary>One thing to measure: a kind of door and where it is.</summary>
 /// <param name="Kind">The protocol.</param>
 /// <param name="Address">The endpoint URL, or for <see cref="BenchTargetKind.McpStdio"/> the command line.</param>
-internal sealed record BenchTargetSpec(BenchTargetKind Kind, string Address)
+/// <param name="Label">A name for reports (<c>--label</c>); null = kind and address.</param>
+internal sealed record BenchTargetSpec(BenchTargetKind Kind, string Address, string? Label = null)
 {
     /// <summary>The option that names this kind on the command line.</summary>
     public string Option => Kind switch

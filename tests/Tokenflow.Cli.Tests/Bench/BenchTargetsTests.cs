@@ -47,7 +47,7 @@ public sealed class BenchTargetsTests
             var address = server.Address.ToString();
             var (code, run) = await CliRun.RunAsync(
                 "bench", "--compare", "--url", address, "--anthropic", address, "--responses", address,
-                "-n", "4", "--max-tokens", "20", "--extra", Paced, "--cancel-after", "5", "--svg", svg, "--json");
+                "-n", "4", "--max-tokens", "20", "--extra", Paced, "--cancel-after", "5", "--svg", svg, "--json", "--label", "chat", "--label", "messages");
 
             Assert.Equal(0, code);
             var targets = JsonDocument.Parse(run.Out).RootElement.GetProperty("targets").EnumerateArray().ToList();
@@ -62,13 +62,14 @@ public sealed class BenchTargetsTests
                 Assert.InRange(t.GetProperty("gap_ms").GetProperty("p50").GetDouble(), 10, 40);
             }
 
+            Assert.Equal(["chat", "messages", $"openai-responses {address}v1/responses"], targets.Select(t => t.GetProperty("name").GetString()));
             Assert.False(targets[0].TryGetProperty("ratio_to_first", out _));
             Assert.True(targets[1].GetProperty("ratio_to_first").GetProperty("gap_p50").GetDouble() > 0);
 
             var drawing = await File.ReadAllTextAsync(svg);
             Assert.StartsWith("<svg", drawing, StringComparison.Ordinal);
             Assert.Equal(6, drawing.Split("<polyline").Length - 1);
-            Assert.Contains("anthropic-messages", drawing, StringComparison.Ordinal);
+            Assert.Contains(">messages<", drawing, StringComparison.Ordinal);
 
             var (_, table) = await CliRun.RunAsync("bench", "--compare", "--url", address, "--responses", address, "-n", "2", "--max-tokens", "5", "--extra", Paced);
             Assert.Contains(table.Out.Split('\n'), l => l.StartsWith("partials/s", StringComparison.Ordinal) && l.Contains("x)", StringComparison.Ordinal));
