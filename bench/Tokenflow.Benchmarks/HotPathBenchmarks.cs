@@ -3,7 +3,9 @@ using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.Options;
 using Tokenflow.Core.Generation;
 using Tokenflow.Core.Streams;
+using Tokenflow.Server.Anthropic;
 using Tokenflow.Server.OpenAi;
+using Tokenflow.Server.Responses;
 
 namespace Tokenflow.Benchmarks;
 
@@ -21,12 +23,20 @@ public class HotPathBenchmarks
     private Pipe _pipe = null!;
     private ChunkSseWriter _sse = null!;
     private MemoryStreamStore _store = null!;
+    private MessagesSseWriter _messages = null!;
+    private ResponseState _response = null!;
+    private ResponseEventSink _responseSink = null!;
+    private StreamEvent[] _deltas = null!;
 
     [GlobalSetup]
     public void Setup()
     {
         _pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false));
         _sse = new ChunkSseWriter(_pipe.Writer, CompletionKind.Chat, "chatcmpl-0123456789abcdefghijkl", "sim", 1_700_000_000, includeUsage: false);
+        _messages = new MessagesSseWriter(_pipe.Writer, "msg_0123456789abcdefghijkl", "sim", silentThrough: 0);
+        _response = new ResponseState("resp_0123456789abcdefghijkl", "sim", 1_700_000_000);
+        _responseSink = new ResponseEventSink(_pipe.Writer, startingAfter: -1);
+        _deltas = [.. Enumerable.Range(0, Events).Select(i => StreamEvent.Delta(i + 1, " stream"u8.ToArray()))];
         _store = new MemoryStreamStore(Options.Create(new StreamStoreOptions { MaxBytes = 1L << 40, MaxEventsPerStream = int.MaxValue, CompletedTtl = TimeSpan.Zero }), TimeProvider.System);
     }
 
@@ -37,6 +47,43 @@ public class HotPathBenchmarks
         for (var i = 0; i < Events; i++)
         {
             _sse.WriteDeltaForBenchmark(i + 2, " stream"u8);
+            if ((i & 15) == 0)
+            {
+                Drain();
+            }
+        }
+
+        Drain();
+    }
+
+    /// <summary>Formatting alone on the Anthropic Messages door: one <c>content_block_delta</c> event into the pipe.</summary>
+    [Benchmark(OperationsPerInvoke = Events)]
+    public void FormatMessagesDelta()
+    {
+        for (var i = 0; i < Events; i++)
+        {
+            _messages.Write(in _deltas[i]);
+            if ((i & 15) == 0)
+            {
+                Drain();
+            }
+        }
+
+        Drain();
+    }
+
+    /// <summary>
+    /// Formatting alone on the Responses door: one <c>response.output_text.delta</c> event (numbered) into the pipe,
+    /// per response of <see cref="Events"/> deltas (the state keeps the item's text for its <c>.done</c> events).
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = Events)]
+    public void FormatResponsesDelta()
+    {
+        _response.Dispose();
+        _response = new ResponseState("resp_0123456789abcdefghijkl", "sim", 1_700_000_000);
+        for (var i = 0; i < Events; i++)
+        {
+            _response.Add(in _deltas[i], _responseSink);
             if ((i & 15) == 0)
             {
                 Drain();

@@ -11,7 +11,8 @@ namespace Tokenflow.Redis;
 /// sends one event per batch. Layout per event: kind, finish reason (one byte each), then a delta's
 /// channel (one byte; a tool call's fragment adds its index as uint16 and a header flag, then on
 /// its first fragment the call id and name as strings), 7-bit-encoded length and UTF-8 text; usage
-/// and done: prompt and completion tokens (int32) and the two timings (float64); error: the token
+/// and done: prompt and completion tokens (int32), the two timings (float64) and the stop sequence that
+/// ended the generation (string); error: the token
 /// counts, then message, type and code as strings, the HTTP status (int32) and retry-after in
 /// milliseconds (int64, -1 = none); watch: watch id, seq (int64), match JSON. Strings are
 /// length-prefixed UTF-8 (length + 1, 0 = null). Little-endian throughout.
@@ -81,6 +82,7 @@ internal static class EventBatchCodec
         BinaryPrimitives.WriteDoubleLittleEndian(span, item.Timings.TimeToFirstTokenMs);
         BinaryPrimitives.WriteDoubleLittleEndian(span[8..], item.Timings.TimePerOutputTokenMs);
         output.Advance(16);
+        WriteString(output, item.StopSequence);
     }
 
     /// <summary>
@@ -148,7 +150,8 @@ internal static class EventBatchCodec
             {
                 var timings = new Timings(BinaryPrimitives.ReadDoubleLittleEndian(blob.AsSpan(position)), BinaryPrimitives.ReadDoubleLittleEndian(blob.AsSpan(position + 8)));
                 position += 16;
-                events.Add(new StreamEvent(seq++, kind, default, finish, usage, timings, null));
+                var stopSequence = ReadString(blob, ref position);
+                events.Add(new StreamEvent(seq++, kind, default, finish, usage, timings, null, stopSequence));
             }
         }
     }
@@ -202,6 +205,7 @@ internal static class EventBatchCodec
                     break;
                 default:
                     position += 24;
+                    SkipString(blob, ref position);
                     break;
             }
         }

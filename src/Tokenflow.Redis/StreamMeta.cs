@@ -49,6 +49,12 @@ internal sealed record StreamMeta(StreamDescriptor Descriptor, string Node, Stre
             values.Add(descriptor.Metadata);
         }
 
+        if (descriptor.Context is not null)
+        {
+            values.Add("ctx");
+            values.Add(descriptor.Context);
+        }
+
         return [.. values];
     }
 
@@ -110,6 +116,7 @@ internal sealed record StreamMeta(StreamDescriptor Descriptor, string Node, Stre
             Retention = values.TryGetValue("ret", out var ret) && ret.TryParse(out int r) ? (StreamRetention)r : null,
             Owner = values.TryGetValue("owner", out var owner) ? owner.ToString() : null,
             Metadata = values.TryGetValue("metadata", out var metadata) ? metadata.ToString() : null,
+            Context = values.TryGetValue("ctx", out var context) ? context.ToString() : null,
         };
         var state = values.TryGetValue(StateField, out var s) ? s.ToString() switch
         {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts a real Tokenflow server on a free loopback port and runs the npm end-to-end checks
-# against it (the openai client, tool calls through it, the Vercel AI SDK and the Anthropic SDK,
+# against it (the openai client, tool calls through it, the Vercel AI SDK and the Anthropic SDK, the
+# Responses and Messages doors resumed and continued — also across two processes on one Redis —,
 # watches with cancel_on, the Durable Streams client and conformance suite, the MCP TypeScript SDK
 # over HTTP and stdio), then a second server using the first as its upstream (gateway checks); then
 # starts redis-server and a second server on the Redis
@@ -49,6 +50,7 @@ run() {
 run node openai.test.mjs "http://127.0.0.1:$port/v1"
 run node tools.test.mjs "http://127.0.0.1:$port/v1"
 run node agents.test.mjs "http://127.0.0.1:$port/v1"
+run node doors.test.mjs "http://127.0.0.1:$port/v1" --label memory
 run node durable.test.mjs "http://127.0.0.1:$port/v1" --label memory
 run node mcp.test.mjs "http://127.0.0.1:$port" dotnet "$server_dll" --mcp-stdio --Tokenflow:EmbeddedModel false
 run node bench.test.mjs "$root/src/Tokenflow.Cli/bin/Release/net10.0/tokenflow.dll"
@@ -78,6 +80,14 @@ if command -v redis-server >/dev/null; then
   pids+=($!)
   for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   durable_on redis "127.0.0.1:$redis_port"
+  # Two processes on the same Redis: Responses resumed and continued, Messages replayed, on the other one.
+  redis_a=$(free_port); redis_b=$(free_port)
+  if start_server "$redis_a" --Tokenflow:Store "127.0.0.1:$redis_port" --Tokenflow:EmbeddedModel false \
+    && start_server "$redis_b" --Tokenflow:Store "127.0.0.1:$redis_port" --Tokenflow:EmbeddedModel false; then
+    run node doors.test.mjs "http://127.0.0.1:$redis_a/v1" "http://127.0.0.1:$redis_b/v1" --label "redis, two processes"
+  else
+    echo "not ok - two servers on the Redis store did not start"; failed=$((failed + 1))
+  fi
 else
   echo "not ok - redis-server is not installed: the Durable Streams checks on the Redis store did not run"; failed=$((failed + 1))
 fi

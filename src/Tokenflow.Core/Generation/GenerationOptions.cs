@@ -1,7 +1,7 @@
 namespace Tokenflow.Core.Generation;
 
 /// <summary>How a generation runs around its backend call: limits, stop sequences, lifetime.</summary>
-public sealed class GenerationOptions
+public sealed record GenerationOptions
 {
     /// <summary>The stream id prefix: "chatcmpl-" for chat, "cmpl-" for completions.</summary>
     public string IdPrefix { get; init; } = "chatcmpl-";
@@ -23,6 +23,9 @@ public sealed class GenerationOptions
 
     /// <summary>Opaque adapter data stored with the stream (<see cref="Streams.StreamDescriptor.Metadata"/>).</summary>
     public string? Metadata { get; init; }
+
+    /// <summary>Adapter state kept with the stream (<see cref="Streams.StreamDescriptor.Context"/>).</summary>
+    public string? Context { get; init; }
 
     /// <summary>Owner of the stream (hashed API key) or null.</summary>
     public string? Owner { get; init; }

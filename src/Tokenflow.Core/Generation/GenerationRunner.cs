@@ -47,6 +47,7 @@ public sealed partial class GenerationRunner
             Retention = options.Retention,
             Owner = options.Owner,
             Metadata = options.Metadata,
+            Context = options.Context,
         };
 
         var (status, writer) = await _store.CreateAsync(descriptor, cancellationToken).ConfigureAwait(false);
@@ -206,7 +207,7 @@ public sealed partial class GenerationRunner
         var timings = new Timings(
             tokens == 0 ? 0 : Stopwatch.GetElapsedTime(startedAt, firstAt).TotalMilliseconds,
             tokens < 2 ? 0 : Stopwatch.GetElapsedTime(firstAt, lastAt).TotalMilliseconds / (tokens - 1));
-        writer.Complete(finish, new Usage(request.PromptTokens, completionTokens), timings);
+        writer.Complete(finish, new Usage(request.PromptTokens, completionTokens), timings, stopped ? stops.Matched : null);
         await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
     }
 

@@ -9,6 +9,7 @@ namespace Tokenflow.Core.Generation;
 public sealed class StopSequenceMatcher
 {
     private readonly byte[][] _stops;
+    private readonly string[] _strings;
     private byte[] _buffer;
     private byte[] _scratch = new byte[256];
     private int _held;
@@ -16,12 +17,16 @@ public sealed class StopSequenceMatcher
     /// <summary>Creates a matcher for <paramref name="stops"/> (empty strings are ignored).</summary>
     public StopSequenceMatcher(IEnumerable<string>? stops)
     {
-        _stops = stops?.Where(s => s.Length > 0).Select(s => System.Text.Encoding.UTF8.GetBytes(s)).ToArray() ?? [];
+        _strings = stops?.Where(s => s.Length > 0).ToArray() ?? [];
+        _stops = _strings.Select(s => System.Text.Encoding.UTF8.GetBytes(s)).ToArray();
         _buffer = new byte[256];
     }
 
     /// <summary>True when at least one stop sequence is set.</summary>
     public bool IsActive => _stops.Length > 0;
+
+    /// <summary>The stop sequence that matched, once <see cref="Push"/> returned true; else null.</summary>
+    public string? Matched { get; private set; }
 
     /// <summary>Bytes currently held back.</summary>
     public int HeldBytes => _held;
@@ -52,19 +57,23 @@ public sealed class StopSequenceMatcher
         // stops, so the output never depends on how the text was cut into pieces.
         var first = -1;
         var firstEnd = int.MaxValue;
-        foreach (var stop in _stops)
+        var matched = -1;
+        for (var i = 0; i < _stops.Length; i++)
         {
+            var stop = _stops[i];
             var at = all.IndexOf(stop);
             var end = at + stop.Length;
             if (at >= 0 && (end < firstEnd || (end == firstEnd && at < first)))
             {
                 first = at;
                 firstEnd = end;
+                matched = i;
             }
         }
 
         if (first >= 0)
         {
+            Matched = _strings[matched];
             release = all[..first];
             _held = 0;
             return true;

@@ -46,8 +46,11 @@ public interface IStreamWriter : IAsyncDisposable
     {
     }
 
-    /// <summary>Ends the stream: a usage event then a done event.</summary>
-    void Complete(FinishReason finishReason, Usage usage, Timings timings);
+    /// <summary>
+    /// Ends the stream: a usage event then a done event; <paramref name="stopSequence"/> is the stop
+    /// sequence that ended it, if one did (<see cref="StreamEvent.StopSequence"/>).
+    /// </summary>
+    void Complete(FinishReason finishReason, Usage usage, Timings timings, string? stopSequence = null);
 
     /// <summary>Ends the stream with a terminal error event.</summary>
     void Fail(StreamError error, Usage usage);

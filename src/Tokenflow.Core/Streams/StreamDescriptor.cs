@@ -24,6 +24,12 @@ public sealed class StreamDescriptor
     /// <summary>Opaque adapter data kept with the stream (e.g. the response format to replay it in).</summary>
     public string? Metadata { get; init; }
 
+    /// <summary>
+    /// State an adapter keeps with the stream for as long as the stream exists (e.g. a response's conversation,
+    /// so a later request can continue it with <c>previous_response_id</c>); null = none.
+    /// </summary>
+    public string? Context { get; init; }
+
     /// <summary>Identifies who created the stream (a hash of the API key), or null when keys are off.</summary>
     public string? Owner { get; init; }
 }

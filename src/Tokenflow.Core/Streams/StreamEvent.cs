@@ -27,6 +27,7 @@ public readonly struct StreamEvent
                 Usage = terminal.Usage;
                 Timings = terminal.Timings;
                 Error = terminal.Error;
+                _extra = terminal.StopSequence;
                 break;
             case ToolCallHeader header:
                 Text = header.Arguments;
@@ -51,8 +52,9 @@ public readonly struct StreamEvent
     /// <summary>
     /// An event as a store decoded it from its own storage (a store that keeps logs elsewhere, e.g.
     /// Redis). <paramref name="text"/> must stay valid while the reader that returns the event is open.
+    /// <paramref name="stopSequence"/> is the <see cref="StopSequence"/> of a usage or done event.
     /// </summary>
-    public StreamEvent(long seq, StreamEventKind kind, ReadOnlyMemory<byte> text, FinishReason finishReason, Usage usage, Timings timings, StreamError? error)
+    public StreamEvent(long seq, StreamEventKind kind, ReadOnlyMemory<byte> text, FinishReason finishReason, Usage usage, Timings timings, StreamError? error, string? stopSequence = null)
     {
         Seq = seq;
         Kind = kind;
@@ -61,6 +63,7 @@ public readonly struct StreamEvent
         Usage = usage;
         Timings = timings;
         Error = error;
+        _extra = stopSequence;
     }
 
     /// <summary>A terminal error event at <paramref name="seq"/>.</summary>
@@ -117,6 +120,12 @@ public readonly struct StreamEvent
     /// <summary>The error of an <see cref="StreamEventKind.Error"/> event.</summary>
     public StreamError? Error { get; }
 
+    /// <summary>
+    /// On the usage and done events of a generation that ended on one of its stop sequences (finish
+    /// reason <see cref="FinishReason.Stop"/>): the sequence that matched. Null otherwise.
+    /// </summary>
+    public string? StopSequence => IsTerminal || Kind == StreamEventKind.Usage ? _extra as string : null;
+
     /// <summary>True for events after which a stream has nothing more.</summary>
     public bool IsTerminal => Kind is StreamEventKind.Done or StreamEventKind.Error;
 }
@@ -130,7 +139,7 @@ public readonly struct StreamEvent
 internal readonly record struct StreamEventRecord(object? Payload, int Offset, int Length, StreamEventKind Kind, FinishReason FinishReason, DeltaChannel Channel = DeltaChannel.Content, ushort ToolCallIndex = 0);
 
 /// <summary>The rarely used fields of the last events of a stream.</summary>
-internal sealed record TerminalPayload(Usage Usage, Timings Timings, StreamError? Error);
+internal sealed record TerminalPayload(Usage Usage, Timings Timings, StreamError? Error, string? StopSequence = null);
 
 /// <summary>The first fragment of a tool call: its id, name and first argument bytes (one per call, so allocated).</summary>
 internal sealed record ToolCallHeader(string Id, string Name, ReadOnlyMemory<byte> Arguments);

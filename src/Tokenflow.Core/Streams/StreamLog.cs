@@ -237,9 +237,9 @@ public sealed partial class StreamLog : IStreamWriter
         => Volatile.Write(ref _liveUsage, ((long)usage.PromptTokens << 32) | (uint)usage.CompletionTokens);
 
     /// <inheritdoc />
-    public void Complete(FinishReason finishReason, Usage usage, Timings timings)
+    public void Complete(FinishReason finishReason, Usage usage, Timings timings, string? stopSequence = null)
     {
-        var payload = new TerminalPayload(usage, timings, null);
+        var payload = new TerminalPayload(usage, timings, null, stopSequence);
         End(
             new StreamEventRecord(payload, 0, 0, StreamEventKind.Usage, finishReason),
             new StreamEventRecord(payload, 0, 0, StreamEventKind.Done, finishReason),

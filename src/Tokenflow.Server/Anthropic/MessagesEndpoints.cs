@@ -209,8 +209,7 @@ internal static class MessagesEndpoints
             }
 
             w.WriteEndArray();
-            w.WriteString("stop_reason"u8, MessagesSseWriter.StopReason(final.FinishReason));
-            w.WriteNull("stop_sequence"u8);
+            MessagesSseWriter.WriteStopReason(w, in final);
             w.WriteStartObject("usage"u8);
             w.WriteNumber("input_tokens"u8, final.Usage.PromptTokens);
             w.WriteNumber("output_tokens"u8, final.Usage.CompletionTokens);

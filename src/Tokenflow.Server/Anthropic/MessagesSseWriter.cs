@@ -50,29 +50,31 @@ internal sealed class MessagesSseWriter : IDisposable
     /// <summary>Writes the opening <c>message_start</c> and <c>ping</c> (a fresh response only).</summary>
     public void WriteStart()
     {
-        Event("message_start"u8, 0, w =>
-        {
-            w.WriteString("type"u8, "message_start"u8);
-            w.WriteStartObject("message"u8);
-            w.WriteString("id"u8, _id);
-            w.WriteString("type"u8, "message"u8);
-            w.WriteString("role"u8, "assistant"u8);
-            w.WriteStartArray("content"u8);
-            w.WriteEndArray();
-            w.WriteString("model"u8, _model);
-            w.WriteNull("stop_reason"u8);
-            w.WriteNull("stop_sequence"u8);
-            w.WriteStartObject("usage"u8);
-            w.WriteNumber("input_tokens"u8, 0);
-            w.WriteNumber("output_tokens"u8, 0);
-            w.WriteEndObject();
-            w.WriteEndObject();
-        });
-        Event("ping"u8, 0, static w => w.WriteString("type"u8, "ping"u8));
+        var w = Begin("message_start"u8, 0);
+        w.WriteStartObject("message"u8);
+        w.WriteString("id"u8, _id);
+        w.WriteString("type"u8, "message"u8);
+        w.WriteString("role"u8, "assistant"u8);
+        w.WriteStartArray("content"u8);
+        w.WriteEndArray();
+        w.WriteString("model"u8, _model);
+        w.WriteNull("stop_reason"u8);
+        w.WriteNull("stop_sequence"u8);
+        w.WriteStartObject("usage"u8);
+        w.WriteNumber("input_tokens"u8, 0);
+        w.WriteNumber("output_tokens"u8, 0);
+        w.WriteEndObject();
+        w.WriteEndObject();
+        End();
+        WritePing();
     }
 
     /// <summary>Writes a heartbeat (Anthropic's own <c>ping</c> event).</summary>
-    public void WritePing() => Event("ping"u8, 0, static w => w.WriteString("type"u8, "ping"u8));
+    public void WritePing()
+    {
+        Begin("ping"u8, 0);
+        End();
+    }
 
     /// <summary>Renders one event (not flushed).</summary>
     public void Write(in StreamEvent item)
@@ -90,21 +92,18 @@ internal sealed class MessagesSseWriter : IDisposable
                 Close(item.Seq, emit);
                 if (emit)
                 {
-                    var reason = StopReason(item.FinishReason);
                     var usage = item.Usage.CompletionTokens == 0 && _usage.TotalTokens > 0 ? _usage : item.Usage;
-                    Event("message_delta"u8, item.Seq, w =>
-                    {
-                        w.WriteString("type"u8, "message_delta"u8);
-                        w.WriteStartObject("delta"u8);
-                        w.WriteString("stop_reason"u8, reason);
-                        w.WriteNull("stop_sequence"u8);
-                        w.WriteEndObject();
-                        w.WriteStartObject("usage"u8);
-                        w.WriteNumber("input_tokens"u8, usage.PromptTokens);
-                        w.WriteNumber("output_tokens"u8, usage.CompletionTokens);
-                        w.WriteEndObject();
-                    });
-                    Event("message_stop"u8, item.Seq, static w => w.WriteString("type"u8, "message_stop"u8));
+                    var w = Begin("message_delta"u8, item.Seq);
+                    w.WriteStartObject("delta"u8);
+                    WriteStopReason(w, in item);
+                    w.WriteEndObject();
+                    w.WriteStartObject("usage"u8);
+                    w.WriteNumber("input_tokens"u8, usage.PromptTokens);
+                    w.WriteNumber("output_tokens"u8, usage.CompletionTokens);
+                    w.WriteEndObject();
+                    End();
+                    Begin("message_stop"u8, item.Seq);
+                    End();
                 }
 
                 Ended = true;
@@ -118,27 +117,38 @@ internal sealed class MessagesSseWriter : IDisposable
     /// <summary>Writes a terminal <c>error</c> event.</summary>
     public void WriteError(long seq, StreamError error)
     {
-        var type = AnthropicError.TypeFor(error);
-        Event("error"u8, seq, w =>
-        {
-            w.WriteString("type"u8, "error"u8);
-            w.WriteStartObject("error"u8);
-            w.WriteString("type"u8, type);
-            w.WriteString("message"u8, error.Message);
-            w.WriteEndObject();
-        });
+        var w = Begin("error"u8, seq);
+        w.WriteStartObject("error"u8);
+        w.WriteString("type"u8, AnthropicError.TypeFor(error));
+        w.WriteString("message"u8, error.Message);
+        w.WriteEndObject();
+        End();
         Ended = true;
     }
 
-    /// <summary>Anthropic's stop reason for a finish reason.</summary>
-    public static string StopReason(FinishReason reason) => reason switch
+    /// <summary>
+    /// Writes <c>stop_reason</c> and <c>stop_sequence</c> for a terminal event: <c>stop_sequence</c> and the
+    /// sequence when one of the request's <c>stop_sequences</c> ended the message.
+    /// </summary>
+    public static void WriteStopReason(Utf8JsonWriter w, in StreamEvent final)
     {
-        FinishReason.Length => "max_tokens",
-        FinishReason.ToolCalls => "tool_use",
-        FinishReason.ContentFilter => "refusal",
-        FinishReason.Cancelled => "cancelled",
-        _ => "end_turn",
-    };
+        if (final.StopSequence is { } stop)
+        {
+            w.WriteString("stop_reason"u8, "stop_sequence"u8);
+            w.WriteString("stop_sequence"u8, stop);
+            return;
+        }
+
+        w.WriteString("stop_reason"u8, final.FinishReason switch
+        {
+            FinishReason.Length => "max_tokens"u8,
+            FinishReason.ToolCalls => "tool_use"u8,
+            FinishReason.ContentFilter => "refusal"u8,
+            FinishReason.Cancelled => "cancelled"u8,
+            _ => "end_turn"u8,
+        });
+        w.WriteNull("stop_sequence"u8);
+    }
 
     public void Dispose() => _json.Dispose();
 
@@ -159,35 +169,38 @@ internal sealed class MessagesSseWriter : IDisposable
             _toolIndex = kind == Block.ToolUse ? item.ToolCallIndex : -1;
             if (emit)
             {
-                var index = _block;
-                var id = item.ToolCallId ?? $"toolu_{_id}_{item.ToolCallIndex}";
-                var name = item.ToolName ?? string.Empty;
-                Event("content_block_start"u8, seq, w =>
+                var w = Begin("content_block_start"u8, seq);
+                w.WriteNumber("index"u8, _block);
+                w.WriteStartObject("content_block"u8);
+                switch (kind)
                 {
-                    w.WriteString("type"u8, "content_block_start"u8);
-                    w.WriteNumber("index"u8, index);
-                    w.WriteStartObject("content_block"u8);
-                    switch (kind)
-                    {
-                        case Block.Thinking:
-                            w.WriteString("type"u8, "thinking"u8);
-                            w.WriteString("thinking"u8, ""u8);
-                            break;
-                        case Block.ToolUse:
-                            w.WriteString("type"u8, "tool_use"u8);
+                    case Block.Thinking:
+                        w.WriteString("type"u8, "thinking"u8);
+                        w.WriteString("thinking"u8, ""u8);
+                        break;
+                    case Block.ToolUse:
+                        w.WriteString("type"u8, "tool_use"u8);
+                        if (item.ToolCallId is { } id)
+                        {
                             w.WriteString("id"u8, id);
-                            w.WriteString("name"u8, name);
-                            w.WriteStartObject("input"u8);
-                            w.WriteEndObject();
-                            break;
-                        default:
-                            w.WriteString("type"u8, "text"u8);
-                            w.WriteString("text"u8, ""u8);
-                            break;
-                    }
+                        }
+                        else
+                        {
+                            w.WriteString("id"u8, $"toolu_{_id}_{item.ToolCallIndex}");
+                        }
 
-                    w.WriteEndObject();
-                });
+                        w.WriteString("name"u8, item.ToolName ?? string.Empty);
+                        w.WriteStartObject("input"u8);
+                        w.WriteEndObject();
+                        break;
+                    default:
+                        w.WriteString("type"u8, "text"u8);
+                        w.WriteString("text"u8, ""u8);
+                        break;
+                }
+
+                w.WriteEndObject();
+                End();
             }
         }
 
@@ -196,31 +209,27 @@ internal sealed class MessagesSseWriter : IDisposable
             return;
         }
 
-        var block = _block;
-        var text = item.Text;
-        Event("content_block_delta"u8, seq, w =>
+        var delta = Begin("content_block_delta"u8, seq);
+        delta.WriteNumber("index"u8, _block);
+        delta.WriteStartObject("delta"u8);
+        switch (kind)
         {
-            w.WriteString("type"u8, "content_block_delta"u8);
-            w.WriteNumber("index"u8, block);
-            w.WriteStartObject("delta"u8);
-            switch (kind)
-            {
-                case Block.Thinking:
-                    w.WriteString("type"u8, "thinking_delta"u8);
-                    w.WriteString("thinking"u8, text.Span);
-                    break;
-                case Block.ToolUse:
-                    w.WriteString("type"u8, "input_json_delta"u8);
-                    w.WriteString("partial_json"u8, text.Span);
-                    break;
-                default:
-                    w.WriteString("type"u8, "text_delta"u8);
-                    w.WriteString("text"u8, text.Span);
-                    break;
-            }
+            case Block.Thinking:
+                delta.WriteString("type"u8, "thinking_delta"u8);
+                delta.WriteString("thinking"u8, item.Text.Span);
+                break;
+            case Block.ToolUse:
+                delta.WriteString("type"u8, "input_json_delta"u8);
+                delta.WriteString("partial_json"u8, item.Text.Span);
+                break;
+            default:
+                delta.WriteString("type"u8, "text_delta"u8);
+                delta.WriteString("text"u8, item.Text.Span);
+                break;
+        }
 
-            w.WriteEndObject();
-        });
+        delta.WriteEndObject();
+        End();
     }
 
     private void Close(long seq, bool emit)
@@ -232,19 +241,18 @@ internal sealed class MessagesSseWriter : IDisposable
 
         if (emit)
         {
-            var index = _block;
-            Event("content_block_stop"u8, seq, w =>
-            {
-                w.WriteString("type"u8, "content_block_stop"u8);
-                w.WriteNumber("index"u8, index);
-            });
+            Begin("content_block_stop"u8, seq).WriteNumber("index"u8, _block);
+            End();
         }
 
         _open = Block.None;
     }
 
-    /// <summary>Writes <c>[id: seq\n]event: name\ndata: {…}\n\n</c>.</summary>
-    private void Event(ReadOnlySpan<byte> name, long seq, Action<Utf8JsonWriter> fields)
+    /// <summary>
+    /// Starts <c>[id: seq\n]event: name\ndata: {"type":"name"</c> and returns the JSON writer for the event's
+    /// other fields; <see cref="End"/> closes it. No allocation per event.
+    /// </summary>
+    private Utf8JsonWriter Begin(ReadOnlySpan<byte> name, long seq)
     {
         if (seq > 0)
         {
@@ -260,7 +268,13 @@ internal sealed class MessagesSseWriter : IDisposable
         _output.Write("\ndata: "u8);
         _json.Reset(_output);
         _json.WriteStartObject();
-        fields(_json);
+        _json.WriteString("type"u8, name);
+        return _json;
+    }
+
+    /// <summary>Ends the event <see cref="Begin"/> started.</summary>
+    private void End()
+    {
         _json.WriteEndObject();
         _json.Flush();
         _output.Write("\n\n"u8);

@@ -12,7 +12,7 @@ namespace Tokenflow.Server.Responses;
 /// <c>response</c> object at any point. An output item per run of one channel (reasoning, message) and per tool
 /// call. The sequence is a pure function of the log, so a replay numbers every event the same. Not thread-safe.
 /// </summary>
-internal sealed class ResponseState
+internal sealed class ResponseState : IDisposable
 {
     private readonly string _id;
     private readonly string _model;
@@ -29,9 +29,6 @@ internal sealed class ResponseState
         _created = created;
     }
 
-    /// <summary>Writes one Responses event: its type and fields (the writer is inside the event object).</summary>
-    public delegate void EventSink(string type, Action<Utf8JsonWriter> fields);
-
     private enum ItemKind
     {
         Reasoning,
@@ -39,18 +36,21 @@ internal sealed class ResponseState
         FunctionCall,
     }
 
+    /// <summary>A sink for reading the log into the response object only.</summary>
+    public static ResponseEventSink Accumulate { get; } = new();
+
     /// <summary>True once the terminal event was read.</summary>
     public bool Ended => _final.Seq != 0;
 
     /// <summary>The opening events of a fresh response.</summary>
-    public void Start(EventSink sink)
+    public void Start(ResponseEventSink sink)
     {
-        sink("response.created", w => WriteResponseProperty(w));
-        sink("response.in_progress", w => WriteResponseProperty(w));
+        WriteResponseEvent(sink, "response.created"u8);
+        WriteResponseEvent(sink, "response.in_progress"u8);
     }
 
     /// <summary>Feeds one log event, emitting the Responses events it makes.</summary>
-    public void Add(in StreamEvent item, EventSink sink)
+    public void Add(in StreamEvent item, ResponseEventSink sink)
     {
         switch (item.Kind)
         {
@@ -63,15 +63,26 @@ internal sealed class ResponseState
             case StreamEventKind.Done or StreamEventKind.Error:
                 Close(sink);
                 _final = item;
-                var type = Status() switch
+                WriteResponseEvent(sink, Status() switch
                 {
-                    "completed" => "response.completed",
-                    "failed" => "response.failed",
-                    _ => "response.incomplete",
-                };
-                sink(type, w => WriteResponseProperty(w));
+                    "completed" => "response.completed"u8,
+                    "failed" => "response.failed"u8,
+                    _ => "response.incomplete"u8,
+                });
                 break;
         }
+    }
+
+    /// <summary>Returns the items' text buffers to the pool.</summary>
+    public void Dispose()
+    {
+        foreach (var item in _items)
+        {
+            item.Text.Dispose();
+        }
+
+        _items.Clear();
+        _open = null;
     }
 
     /// <summary>The response object's status now.</summary>
@@ -141,13 +152,17 @@ internal sealed class ResponseState
         w.WriteEndObject();
     }
 
-    private void WriteResponseProperty(Utf8JsonWriter w)
+    private void WriteResponseEvent(ResponseEventSink sink, ReadOnlySpan<byte> type)
     {
-        w.WritePropertyName("response"u8);
-        WriteResponse(w);
+        if (sink.Begin(type) is { } w)
+        {
+            w.WritePropertyName("response"u8);
+            WriteResponse(w);
+            sink.End();
+        }
     }
 
-    private void AddDelta(in StreamEvent delta, EventSink sink)
+    private void AddDelta(in StreamEvent delta, ResponseEventSink sink)
     {
         var kind = delta.Channel switch
         {
@@ -168,22 +183,22 @@ internal sealed class ResponseState
             };
             _items.Add(item);
             _open = item;
-            sink("response.output_item.added", w =>
+            if (sink.Begin("response.output_item.added"u8) is { } added)
             {
-                w.WriteNumber("output_index"u8, item.OutputIndex);
-                w.WritePropertyName("item"u8);
-                item.Write(w, done: false);
-            });
-            if (kind == ItemKind.Message)
+                added.WriteNumber("output_index"u8, item.OutputIndex);
+                added.WritePropertyName("item"u8);
+                item.Write(added, done: false);
+                sink.End();
+            }
+
+            if (kind == ItemKind.Message && sink.Begin("response.content_part.added"u8) is { } part)
             {
-                sink("response.content_part.added", w =>
-                {
-                    w.WriteString("item_id"u8, item.Id);
-                    w.WriteNumber("output_index"u8, item.OutputIndex);
-                    w.WriteNumber("content_index"u8, 0);
-                    w.WritePropertyName("part"u8);
-                    Item.WritePart(w, ReadOnlySpan<byte>.Empty);
-                });
+                part.WriteString("item_id"u8, item.Id);
+                part.WriteNumber("output_index"u8, item.OutputIndex);
+                part.WriteNumber("content_index"u8, 0);
+                part.WritePropertyName("part"u8);
+                Item.WritePart(part, ReadOnlySpan<byte>.Empty);
+                sink.End();
             }
         }
 
@@ -194,14 +209,13 @@ internal sealed class ResponseState
         }
 
         open.Text.Write(delta.Text.Span);
-        var text = delta.Text;
-        var deltaType = kind switch
+        var type = kind switch
         {
-            ItemKind.Reasoning => "response.reasoning_text.delta",
-            ItemKind.FunctionCall => "response.function_call_arguments.delta",
-            _ => "response.output_text.delta",
+            ItemKind.Reasoning => "response.reasoning_text.delta"u8,
+            ItemKind.FunctionCall => "response.function_call_arguments.delta"u8,
+            _ => "response.output_text.delta"u8,
         };
-        sink(deltaType, w =>
+        if (sink.Begin(type) is { } w)
         {
             w.WriteString("item_id"u8, open.Id);
             w.WriteNumber("output_index"u8, open.OutputIndex);
@@ -210,11 +224,12 @@ internal sealed class ResponseState
                 w.WriteNumber("content_index"u8, 0);
             }
 
-            w.WriteString("delta"u8, text.Span);
-        });
+            w.WriteString("delta"u8, delta.Text.Span);
+            sink.End();
+        }
     }
 
-    private void Close(EventSink sink)
+    private void Close(ResponseEventSink sink)
     {
         if (_open is not { } item)
         {
@@ -222,50 +237,60 @@ internal sealed class ResponseState
         }
 
         _open = null;
+        Utf8JsonWriter? w;
         switch (item.Kind)
         {
             case ItemKind.Reasoning:
-                sink("response.reasoning_text.done", w =>
+                if ((w = sink.Begin("response.reasoning_text.done"u8)) is not null)
                 {
                     w.WriteString("item_id"u8, item.Id);
                     w.WriteNumber("output_index"u8, item.OutputIndex);
                     w.WriteNumber("content_index"u8, 0);
                     w.WriteString("text"u8, item.Text.WrittenSpan);
-                });
+                    sink.End();
+                }
+
                 break;
             case ItemKind.FunctionCall:
-                sink("response.function_call_arguments.done", w =>
+                if ((w = sink.Begin("response.function_call_arguments.done"u8)) is not null)
                 {
                     w.WriteString("item_id"u8, item.Id);
                     w.WriteNumber("output_index"u8, item.OutputIndex);
                     w.WriteString("arguments"u8, item.Text.WrittenSpan);
-                });
+                    sink.End();
+                }
+
                 break;
             default:
-                sink("response.output_text.done", w =>
+                if ((w = sink.Begin("response.output_text.done"u8)) is not null)
                 {
                     w.WriteString("item_id"u8, item.Id);
                     w.WriteNumber("output_index"u8, item.OutputIndex);
                     w.WriteNumber("content_index"u8, 0);
                     w.WriteString("text"u8, item.Text.WrittenSpan);
-                });
-                sink("response.content_part.done", w =>
+                    sink.End();
+                }
+
+                if ((w = sink.Begin("response.content_part.done"u8)) is not null)
                 {
                     w.WriteString("item_id"u8, item.Id);
                     w.WriteNumber("output_index"u8, item.OutputIndex);
                     w.WriteNumber("content_index"u8, 0);
                     w.WritePropertyName("part"u8);
                     Item.WritePart(w, item.Text.WrittenSpan);
-                });
+                    sink.End();
+                }
+
                 break;
         }
 
-        sink("response.output_item.done", w =>
+        if ((w = sink.Begin("response.output_item.done"u8)) is not null)
         {
             w.WriteNumber("output_index"u8, item.OutputIndex);
             w.WritePropertyName("item"u8);
             item.Write(w, done: true);
-        });
+            sink.End();
+        }
     }
 
     private sealed class Item(ItemKind kind, string id, int outputIndex)
@@ -282,7 +307,7 @@ internal sealed class ResponseState
 
         public string Name { get; init; } = string.Empty;
 
-        public ArrayBufferWriter<byte> Text { get; } = new(64);
+        public PooledText Text { get; } = new();
 
         public static void WritePart(Utf8JsonWriter w, ReadOnlySpan<byte> text)
         {

@@ -29,7 +29,7 @@ internal static class ResponsesEndpoints
         return group;
     }
 
-    private static async Task CreateAsync(HttpContext context, ResponsesRequestParser parser, GenerationRunner runner, IStreamStore store, IOptions<TokenflowOptions> options, TimeProvider time)
+    private static async Task CreateAsync(HttpContext context, ResponsesRequestParser parser, GenerationRunner runner, IStreamStore store, StreamAccess streams, IOptions<TokenflowOptions> options, TimeProvider time)
     {
         ResponsesRequest? request = null;
         var owner = ApiKeys.OwnerOf(context);
@@ -41,7 +41,22 @@ internal static class ResponsesEndpoints
             return;
         }
 
-        var start = await runner.StartAsync(request!.Model, request.Backend, request.Generation, context.RequestAborted);
+        if (request!.PreviousResponseId is { } previous)
+        {
+            var (history, historyError) = await ResponseConversation.LoadAsync(streams, previous, owner, context.RequestAborted);
+            if (historyError is not null)
+            {
+                await historyError.WriteResponseAsync(context.Response);
+                return;
+            }
+
+            request.Messages.InsertRange(request.InputStart, history!);
+        }
+
+        var generation = request.Store
+            ? request.Generation with { Context = ResponseConversation.Serialize(request.Messages.Skip(request.InputStart)) }
+            : request.Generation;
+        var start = await runner.StartAsync(request.Model, request.Backend, generation, context.RequestAborted);
         if (start.Status != StreamCreateStatus.Created)
         {
             await OpenAiError.StartRefused(start.Status).WriteResponseAsync(context.Response);
@@ -51,7 +66,7 @@ internal static class ResponsesEndpoints
         var (_, reader) = await store.OpenReaderAsync(start.StreamId!, 0, CancellationToken.None);
         await using (reader!)
         {
-            var state = new ResponseState(start.StreamId!, request.Model.Id, start.Created);
+            using var state = new ResponseState(start.StreamId!, request.Model.Id, start.Created);
             if (request.Stream)
             {
                 await WriteEventStreamAsync(context, reader!, state, -1, fresh: true, options.Value.HeartbeatInterval, time);
@@ -95,17 +110,24 @@ internal static class ResponsesEndpoints
 
         await using (reader)
         {
-            var state = new ResponseState(id, descriptor.Model, descriptor.Created);
+            using var state = new ResponseState(id, descriptor.Model, descriptor.Created);
             if (stream)
             {
                 await WriteEventStreamAsync(context, reader, state, startingAfter, fresh: true, options.Value.HeartbeatInterval, time);
                 return;
             }
 
+            if (descriptor.Context is null)
+            {
+                // store: false — the response object is not kept for retrieval (its live stream still resumes).
+                await new OpenAiError(StatusCodes.Status404NotFound, $"Response '{id}' was created with 'store': false and cannot be retrieved.", "invalid_request_error", "id", "response_not_found").WriteResponseAsync(context.Response);
+                return;
+            }
+
             // What the store holds now, without waiting for more.
             while (!state.Ended && reader.TryRead(out var item))
             {
-                state.Add(in item, static (_, _) => { });
+                state.Add(in item, ResponseState.Accumulate);
             }
 
             await WriteObjectAsync(context, state);
@@ -125,10 +147,10 @@ internal static class ResponsesEndpoints
         var (_, reader, _) = await streams.OpenAsync(id, 0, ApiKeys.OwnerOf(context), context.RequestAborted);
         await using (reader)
         {
-            var state = new ResponseState(id, descriptor.Model, descriptor.Created);
+            using var state = new ResponseState(id, descriptor.Model, descriptor.Created);
             while (reader is not null && !state.Ended && reader.TryRead(out var item))
             {
-                state.Add(in item, static (_, _) => { });
+                state.Add(in item, ResponseState.Accumulate);
             }
 
             await WriteObjectAsync(context, state);
@@ -143,7 +165,7 @@ internal static class ResponsesEndpoints
             {
                 while (!state.Ended && reader.TryRead(out var item))
                 {
-                    state.Add(in item, static (_, _) => { });
+                    state.Add(in item, ResponseState.Accumulate);
                 }
             }
         }
@@ -178,37 +200,13 @@ internal static class ResponsesEndpoints
         response.StatusCode = StatusCodes.Status200OK;
         EventStreamResponse.Prepare(context);
         response.Headers["X-Stream-Id"] = reader.StreamId;
-        using var json = new Utf8JsonWriter(Stream.Null, JsonWriting.Fragment);
-        var sequence = -1L;
-        void Sink(string type, Action<Utf8JsonWriter> fields)
-        {
-            if (++sequence <= startingAfter)
-            {
-                return;
-            }
-
-            output.Write("id: "u8);
-            Utf8Formatter.TryFormat(sequence, output.GetSpan(20), out var written);
-            output.Advance(written);
-            output.Write("\nevent: "u8);
-            output.Write(System.Text.Encoding.UTF8.GetBytes(type));
-            output.Write("\ndata: "u8);
-            json.Reset(output);
-            json.WriteStartObject();
-            json.WriteString("type"u8, type);
-            fields(json);
-            json.WriteNumber("sequence_number"u8, sequence);
-            json.WriteEndObject();
-            json.Flush();
-            output.Write("\n\n"u8);
-        }
-
+        using var sink = new ResponseEventSink(output, startingAfter);
         try
         {
             await response.StartAsync(cancellationToken);
             if (fresh)
             {
-                state.Start(Sink);
+                state.Start(sink);
             }
 
             var lastWrite = time.GetTimestamp();
@@ -219,7 +217,7 @@ internal static class ResponsesEndpoints
                 var any = false;
                 while (!state.Ended && reader.TryRead(out var item))
                 {
-                    state.Add(in item, Sink);
+                    state.Add(in item, sink);
                     any = true;
                 }
 

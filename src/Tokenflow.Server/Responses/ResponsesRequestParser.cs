@@ -12,9 +12,9 @@ namespace Tokenflow.Server.Responses;
 /// Reads a <c>POST /v1/responses</c> body (OpenAI Responses API): <c>input</c> as a string or items (messages
 /// with <c>input_text</c>/<c>output_text</c> parts, <c>function_call</c>, <c>function_call_output</c>),
 /// <c>instructions</c>, <c>max_output_tokens</c>, <c>temperature</c>, <c>top_p</c>, <c>stream</c>,
-/// <c>background</c>, function <c>tools</c>, <c>tool_choice</c>, <c>text.format</c>, and Tokenflow's <c>seed</c>.
-/// Anything a backend here cannot honour (image or file inputs, built-in tools, <c>previous_response_id</c>) is a
-/// 400 naming the field.
+/// <c>background</c>, <c>store</c>, <c>previous_response_id</c>, function <c>tools</c>, <c>tool_choice</c>,
+/// <c>text.format</c>, and Tokenflow's <c>seed</c>. Anything a backend here cannot honour (image or file inputs,
+/// built-in tools, <c>conversation</c> objects) is a 400 naming the field.
 /// </summary>
 internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<TokenflowOptions> options)
 {
@@ -33,12 +33,34 @@ internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<Toke
             return OpenAiError.Invalid("'model' is required.", "model", "missing_required_parameter");
         }
 
-        foreach (var unsupported in new[] { "previous_response_id", "conversation", "prompt" })
+        foreach (var unsupported in new[] { "conversation", "prompt" })
         {
             if (root.TryGetProperty(unsupported, out var value) && value.ValueKind != JsonValueKind.Null)
             {
-                return OpenAiError.Invalid($"'{unsupported}' is not supported by this server: send the whole conversation as 'input'.", unsupported, "unsupported_parameter");
+                return OpenAiError.Invalid($"'{unsupported}' is not supported by this server: send the conversation as 'input', or continue a response with 'previous_response_id'.", unsupported, "unsupported_parameter");
             }
+        }
+
+        string? previous = null;
+        if (root.TryGetProperty("previous_response_id", out var previousValue) && previousValue.ValueKind != JsonValueKind.Null)
+        {
+            if (previousValue.ValueKind != JsonValueKind.String || previousValue.GetString() is not { Length: > 0 } previousId)
+            {
+                return OpenAiError.Invalid("'previous_response_id' must be a response id.", "previous_response_id", "invalid_type");
+            }
+
+            previous = previousId;
+        }
+
+        var store = true;
+        if (root.TryGetProperty("store", out var storeValue) && storeValue.ValueKind != JsonValueKind.Null)
+        {
+            if (storeValue.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                return OpenAiError.Invalid("'store' must be a boolean.", "store", "invalid_type");
+            }
+
+            store = storeValue.ValueKind == JsonValueKind.True;
         }
 
         var messages = new List<ChatMessage>();
@@ -92,6 +114,11 @@ internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<Toke
 
         long? seed = root.TryGetProperty("seed", out var seedValue) && seedValue.TryGetInt64(out var s) ? s : null;
         var background = root.TryGetProperty("background", out var bg) && bg.ValueKind == JsonValueKind.True;
+        if (background && !store)
+        {
+            return OpenAiError.Invalid("'background' responses are stored: 'store' must be true (or left out) with 'background': true.", "store", "invalid_value");
+        }
+
         var stream = root.TryGetProperty("stream", out var st) && st.ValueKind == JsonValueKind.True;
         var backend = new BackendRequest
         {
@@ -114,8 +141,17 @@ internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<Toke
             Background = background,
             Owner = owner,
             Metadata = ResponsesRequest.Metadata,
+
+            // store: false keeps no conversation and lets the log release what its readers have passed.
+            Retention = store ? null : Tokenflow.Core.Streams.StreamRetention.None,
         };
-        result = new ResponsesRequest(entry, backend, generation, stream);
+        result = new ResponsesRequest(entry, backend, generation, stream)
+        {
+            Messages = messages,
+            InputStart = instructions is { Length: > 0 } ? 1 : 0,
+            PreviousResponseId = previous,
+            Store = store,
+        };
         return null;
     }
 

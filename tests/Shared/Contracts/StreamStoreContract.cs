@@ -55,6 +55,7 @@ public abstract class StreamStoreContract : IAsyncLifetime
         Background = background,
         ResumeGrace = grace,
         Metadata = "chat+usage",
+        Context = "[{\"role\":\"user\",\"content\":\"Grüße\"}]",
         Owner = "owner-1",
     };
 
@@ -88,7 +89,7 @@ public abstract class StreamStoreContract : IAsyncLifetime
 
             while ((count is null || events.Count < count) && reader.TryRead(out var e))
             {
-                events.Add(new Event(e.Seq, e.Kind, Encoding.UTF8.GetString(e.Text.Span), e.FinishReason, e.Usage, e.Error));
+                events.Add(new Event(e.Seq, e.Kind, Encoding.UTF8.GetString(e.Text.Span), e.FinishReason, e.Usage, e.Error) { StopSequence = e.StopSequence });
                 if (e.IsTerminal)
                 {
                     return events;
@@ -121,6 +122,7 @@ public abstract class StreamStoreContract : IAsyncLifetime
             var seen = await where.GetDescriptorAsync(descriptor.Id, CancellationToken.None);
             Assert.NotNull(seen);
             Assert.Equal((descriptor.Model, descriptor.Created, true, TimeSpan.FromSeconds(7), "chat+usage", "owner-1"), (seen.Model, seen.Created, seen.Background, seen.ResumeGrace, seen.Metadata, seen.Owner));
+            Assert.Equal(descriptor.Context, seen.Context);
             var status = await where.GetStatusAsync(descriptor.Id, CancellationToken.None);
             Assert.Equal((descriptor.Id, "sim", StreamState.Running, 1_700_000_000L), (status!.Id, status.Model, status.State, status.Created));
         }
@@ -172,6 +174,26 @@ public abstract class StreamStoreContract : IAsyncLifetime
             var error = events[^1].Error!;
             Assert.Equal(("Slow down", "rate_limit_error", "rate_limited", 429, TimeSpan.FromSeconds(7)), (error.Message, error.Type, error.Code, error.Status, error.RetryAfter));
             Assert.Equal(new Usage(5, 6), events[^1].Usage);
+        }
+    }
+
+    [Fact]
+    public async Task The_stop_sequence_that_ended_a_stream_reads_back_everywhere()
+    {
+        var (store, peer) = await StoresAsync();
+        var descriptor = Descriptor();
+        var writer = await CreateAsync(store, descriptor);
+        Append(writer, "Amen");
+        writer.Complete(FinishReason.Stop, new Usage(2, 1), SomeTimings, "\n\nFin ✝");
+        await writer.FlushAsync(CancellationToken.None);
+        await writer.DisposeAsync();
+
+        foreach (var where in new[] { store, peer })
+        {
+            await using var reader = await OpenAsync(where, descriptor.Id);
+            var events = await ReadAsync(reader);
+            Assert.Equal([null, "\n\nFin ✝", "\n\nFin ✝"], events.Select(e => e.StopSequence));
+            Assert.Equal([StreamEventKind.Delta, StreamEventKind.Usage, StreamEventKind.Done], events.Select(e => e.Kind));
         }
     }
 
@@ -406,5 +428,8 @@ public abstract class StreamStoreContract : IAsyncLifetime
         Assert.Equal(StreamState.Failed, (await peer.GetStatusAsync(descriptor.Id, CancellationToken.None))!.State);
     }
 
-    private sealed record Event(long Seq, StreamEventKind Kind, string Text, FinishReason FinishReason, Usage Usage, StreamError? Error);
+    private sealed record Event(long Seq, StreamEventKind Kind, string Text, FinishReason FinishReason, Usage Usage, StreamError? Error)
+    {
+        public string? StopSequence { get; init; }
+    }
 }

@@ -127,6 +127,18 @@ public sealed class StopSequenceMatcherTests
         }
 
         Assert.Equal("xa", released.ToString());
+        Assert.Equal("bc", whole.Matched);
+        Assert.Equal("bc", byCharacter.Matched);
+    }
+
+    [Fact]
+    public void Matched_names_the_stop_found_once_one_is_and_nothing_before()
+    {
+        var matcher = new StopSequenceMatcher(["END", "日本"]);
+        Assert.False(matcher.Push("今日"u8, out _));
+        Assert.Null(matcher.Matched);
+        Assert.True(matcher.Push("本"u8, out _));
+        Assert.Equal("日本", matcher.Matched);
     }
 
     [Fact]

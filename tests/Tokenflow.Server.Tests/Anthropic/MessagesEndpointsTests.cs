@@ -55,6 +55,38 @@ public sealed class MessagesEndpointsTests
     }
 
     [Fact]
+    public async Task A_stop_sequence_ends_the_message_with_stop_reason_stop_sequence_and_its_value_streamed_replayed_and_whole()
+    {
+        await using var server = await TestServer.StartAsync();
+        var full = SimBackend.ExpectedText(11, 20);
+        // A stop made of a word the seeded sim model generates in the middle of its text.
+        var word = full.Split(' ', StringSplitOptions.RemoveEmptyEntries)[3];
+        var stop = " " + word;
+        var expected = full[..full.IndexOf(stop, StringComparison.Ordinal)];
+        var extra = new { stop_sequences = new[] { "never-generated", stop } };
+
+        var (response, events) = await ChatCompletionsStreamingTests.StreamAsync(server, Body(extra: extra), "/v1/messages");
+        Assert.Equal(expected, string.Concat(events.Where(e => e.EventType == "content_block_delta").Select(e => e.Json.GetProperty("delta").GetProperty("text").GetString())));
+        var delta = events.Single(e => e.EventType == "message_delta").Json.GetProperty("delta");
+        Assert.Equal(("stop_sequence", stop), (delta.GetProperty("stop_reason").GetString(), delta.GetProperty("stop_sequence").GetString()));
+
+        // The stream's own replay (as another process would serve it) says the same.
+        var id = response.Headers.GetValues("X-Stream-Id").Single();
+        var replayed = await SseEvent.ReadAllAsync(await server.Client.GetStreamAsync($"/v1/streams/{id}/events"));
+        Assert.Equal(stop, replayed.Single(e => e.EventType == "message_delta").Json.GetProperty("delta").GetProperty("stop_sequence").GetString());
+
+        using var whole = await server.Client.PostAsJsonAsync("/v1/messages", Body(stream: false, extra: extra));
+        var message = await whole.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(("stop_sequence", stop), (message.GetProperty("stop_reason").GetString(), message.GetProperty("stop_sequence").GetString()));
+        Assert.Equal(expected, message.GetProperty("content")[0].GetProperty("text").GetString());
+
+        // Without a matching stop the message ends on its own terms and stop_sequence is null.
+        var (_, plain) = await ChatCompletionsStreamingTests.StreamAsync(server, Body(extra: new { stop_sequences = new[] { "never-generated" } }), "/v1/messages");
+        var plainDelta = plain.Single(e => e.EventType == "message_delta").Json.GetProperty("delta");
+        Assert.Equal(("max_tokens", JsonValueKind.Null), (plainDelta.GetProperty("stop_reason").GetString(), plainDelta.GetProperty("stop_sequence").ValueKind));
+    }
+
+    [Fact]
     public async Task Thinking_text_and_tool_use_blocks_stream_and_match_the_non_streamed_message()
     {
         await using var server = await TestServer.StartAsync(configure: b => b.Services.AddSingleton(new ModelEntry("agent", "test", new AgentBackend())));

@@ -89,11 +89,117 @@ public sealed class ResponsesEndpointsTests
         Assert.Equal("cancelled", (await stream.Content.ReadFromJsonAsync<JsonElement>(timeout.Token)).GetProperty("status").GetString());
     }
 
+    [Fact]
+    public async Task Previous_response_id_continues_the_conversation_with_its_input_output_and_function_calls_but_not_its_instructions()
+    {
+        var recorder = new RecordingBackend();
+        await using var server = await TestServer.StartAsync(configure: b =>
+        {
+            b.Services.AddSingleton(new ModelEntry("agent", "test", new AgentBackend()));
+            b.Services.AddSingleton(new ModelEntry("recorder", "test", recorder));
+        });
+        var tools = new[] { new { type = "function", name = "get_weather", parameters = new { type = "object" } } };
+
+        // Turn 1 calls a function; turn 2 answers it by previous_response_id; turn 3 continues turn 2.
+        var first = await PostAsync(server, new { model = "agent", input = "Weather in Zürich?", instructions = "Be brief.", tools });
+        var second = await PostAsync(server, new
+        {
+            model = "recorder",
+            previous_response_id = first.GetProperty("id").GetString(),
+            instructions = "Answer in French.",
+            input = new object[] { new { type = "function_call_output", call_id = "call_7", output = "{\"temp\":21}" } },
+            tools,
+        });
+        Assert.Equal("completed", second.GetProperty("status").GetString());
+        var seen = recorder.Requests.Single();
+        Assert.Equal(
+            [("system", "Answer in French."), ("user", "Weather in Zürich?"), ("assistant", "One moment."), ("tool", "{\"temp\":21}")],
+            seen.Select(m => (m.Role, m.Content)));
+        var call = Assert.Single(seen[2].ToolCalls!);
+        Assert.Equal(("call_7", "get_weather", AgentBackend.Arguments), (call.Id, call.Name, call.Arguments));
+        Assert.Equal("call_7", seen[3].ToolCallId);
+
+        await PostAsync(server, new { model = "recorder", previous_response_id = second.GetProperty("id").GetString(), input = "Thanks!", stream = true });
+        Assert.Equal(
+            ["user:Weather in Zürich?", "assistant:One moment.", "tool:{\"temp\":21}", $"assistant:{RecordingBackend.Reply}", "user:Thanks!"],
+            recorder.Requests[1].Select(m => $"{m.Role}:{m.Content}"));
+    }
+
+    [Fact]
+    public async Task A_store_false_response_is_neither_retrievable_nor_continuable_and_unknown_or_running_previous_responses_are_refused()
+    {
+        await using var server = await TestServer.StartAsync();
+        var unstored = await PostAsync(server, new { model = "sim", input = "Hi", store = false, max_output_tokens = 4 });
+        var id = unstored.GetProperty("id").GetString()!;
+        Assert.Equal("incomplete", unstored.GetProperty("status").GetString());
+
+        using var get = await server.Client.GetAsync($"/v1/responses/{id}");
+        Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);
+        foreach (var previous in new[] { id, "resp_doesnotexist" })
+        {
+            using var continued = await server.Client.PostAsJsonAsync("/v1/responses", new { model = "sim", input = "More", previous_response_id = previous });
+            Assert.Equal(HttpStatusCode.NotFound, continued.StatusCode);
+            var error = (await continued.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error");
+            Assert.Equal(("previous_response_id", "previous_response_not_found"), (error.GetProperty("param").GetString(), error.GetProperty("code").GetString()));
+        }
+
+        using var timeout = new CancellationTokenSource(Timeout);
+        var running = await PostAsync(server, new { model = "sim", input = "Go", background = true, max_output_tokens = 100_000, sim_tokens_per_second = 50 });
+        var runningId = running.GetProperty("id").GetString()!;
+        using (var early = await server.Client.PostAsJsonAsync("/v1/responses", new { model = "sim", input = "More", previous_response_id = runningId }, timeout.Token))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, early.StatusCode);
+            Assert.Equal("previous_response_in_progress", (await early.Content.ReadFromJsonAsync<JsonElement>(timeout.Token)).GetProperty("error").GetProperty("code").GetString());
+        }
+
+        // Once it has ended (cancelled here) it can be continued.
+        using var cancelled = await server.Client.PostAsync($"/v1/responses/{runningId}/cancel", null, timeout.Token);
+        Assert.Equal(HttpStatusCode.OK, cancelled.StatusCode);
+        var next = await PostAsync(server, new { model = "sim", input = "More", previous_response_id = runningId, max_output_tokens = 3 });
+        Assert.Equal("incomplete", next.GetProperty("status").GetString());
+    }
+
+    private static async Task<JsonElement> PostAsync(TestServer server, object body)
+    {
+        using var timeout = new CancellationTokenSource(Timeout);
+        using var response = await server.Client.PostAsJsonAsync("/v1/responses", body, timeout.Token);
+        var text = await response.Content.ReadAsStringAsync(timeout.Token);
+        Assert.True(response.IsSuccessStatusCode, text);
+        if (response.Content.Headers.ContentType?.MediaType == "text/event-stream")
+        {
+            var events = await SseEvent.ReadAllAsync(new MemoryStream(Encoding.UTF8.GetBytes(text)), timeout.Token);
+            return events[^1].Json.GetProperty("response");
+        }
+
+        return JsonDocument.Parse(text).RootElement;
+    }
+
+    /// <summary>Answers with a fixed text and records the messages of every request.</summary>
+    private sealed class RecordingBackend : IModelBackend
+    {
+        public const string Reply = "Il fait 21 degrés.";
+
+        public List<IReadOnlyList<ChatMessage>> Requests { get; } = [];
+
+        public async IAsyncEnumerable<TokenPiece> GenerateAsync(BackendRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            lock (Requests)
+            {
+                Requests.Add([.. request.Messages!]);
+            }
+
+            await Task.Yield();
+            yield return new TokenPiece(Encoding.UTF8.GetBytes(Reply));
+        }
+    }
+
     [Theory]
     [InlineData("""{"model":"sim"}""", "input")]
     [InlineData("""{"model":"sim","input":[{"role":"user","content":[{"type":"input_image","image_url":"x"}]}]}""", "input[0].content[0].type")]
     [InlineData("""{"model":"sim","input":"x","tools":[{"type":"web_search"}]}""", "tools[0].type")]
-    [InlineData("""{"model":"sim","input":"x","previous_response_id":"resp_1"}""", "previous_response_id")]
+    [InlineData("""{"model":"sim","input":"x","previous_response_id":7}""", "previous_response_id")]
+    [InlineData("""{"model":"sim","input":"x","store":"no"}""", "store")]
+    [InlineData("""{"model":"sim","input":"x","store":false,"background":true}""", "store")]
     [InlineData("""{"model":"sim","input":"x","max_output_tokens":0}""", "max_output_tokens")]
     public async Task Bad_requests_are_a_400_naming_the_field(string body, string param)
     {
