@@ -3,7 +3,7 @@
 # against it (the openai client, tool calls through it, the Vercel AI SDK and the Anthropic SDK, the
 # Responses and Messages doors resumed and continued — also across two processes on one Redis —,
 # watches with cancel_on, the Durable Streams client and conformance suite, the MCP TypeScript SDK
-# over HTTP and stdio), then a second server using the first as its upstream (gateway checks); then
+# over HTTP and stdio, `tokenflow bench` against a TypeScript SDK MCP server), then a second server using the first as its upstream (gateway checks); then
 # starts redis-server and a second server on the Redis
 # store and runs the Durable Streams checks again, then once more on a Redis Cluster of three
 # masters (redis-server --cluster-enabled yes, joined by redis-cli --cluster create). Last line: "N passed, N failed" over all of
