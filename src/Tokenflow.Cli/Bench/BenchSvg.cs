@@ -62,7 +62,7 @@ internal static class BenchSvg
         {
             var x = X(decade);
             s.AppendLine(c, $"""<line x1="{x:0.#}" y1="{Top}" x2="{x:0.#}" y2="{Top + PanelHeight}" stroke="#ddd"/>""");
-            s.AppendLine(c, $"""<text x="{x:0.#}" y="{Top + PanelHeight + 16}" text-anchor="middle">{decade.ToString("0.###", c)}</text>""");
+            s.AppendLine(c, $"""<text x="{x:0.#}" y="{Top + PanelHeight + 16}" text-anchor="middle">{decade.ToString("0.######", c)}</text>""");
         }
 
         foreach (var f in new[] { 0.0, 0.25, 0.5, 0.75, 0.9, 1.0 })

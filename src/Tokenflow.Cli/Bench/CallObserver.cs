@@ -83,20 +83,19 @@ internal sealed class CallObserver
         // highest count against the number seen, so order does not matter.
         lock (_gate)
         {
-            if (_cancelSent != 0)
-            {
-                return;
-            }
-
-            OnPartials(now, 1);
-
             // Tokenflow's progress counts pieces so far (as the MCP spec has progress increase with each notification):
-            // a highest count above the notifications seen means some never arrived.
+            // a highest count above the notifications seen means some never arrived. Counted after a cancel too —
+            // handlers the SDK started before it may run after it — but not timed.
             if (progress == Math.Floor(progress) && progress >= 1)
             {
                 _counted = true;
                 _progressSeen++;
                 _progress = Math.Max(_progress, progress);
+            }
+
+            if (_cancelSent == 0)
+            {
+                OnPartials(now, 1);
             }
         }
     }

@@ -214,7 +214,6 @@ internal sealed class McpTarget : BenchTarget
         {
             var stream = _tap?.Current;
             _lateNotifications[token] = 0;
-            _calls.TryRemove(token, out _);
             call.OnCancelSent(Stopwatch.GetTimestamp());
             try
             {
@@ -286,7 +285,6 @@ internal sealed class McpTarget : BenchTarget
             if (_lateNotifications.ContainsKey(token))
             {
                 _lateNotifications[token] = now;
-                return ValueTask.CompletedTask;
             }
 
             if (!_calls.TryGetValue(token, out var entry))
