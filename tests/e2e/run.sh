@@ -3,7 +3,7 @@
 # against it (the openai client, tool calls through it, the Vercel AI SDK and the Anthropic SDK, the
 # Responses and Messages doors resumed and continued — also across two processes on one Redis —,
 # watches with cancel_on, the Durable Streams client and conformance suite, the MCP TypeScript SDK
-# over HTTP and stdio), then a second server using the first as its upstream (gateway checks); then
+# over HTTP and stdio, `tokenflow bench` against a TypeScript SDK MCP server), then a second server using the first as its upstream (gateway checks); then
 # starts redis-server and a second server on the Redis
 # store and runs the Durable Streams checks again, then once more on a Redis Cluster of three
 # masters (redis-server --cluster-enabled yes, joined by redis-cli --cluster create); and the playground page in headless
@@ -56,6 +56,7 @@ run node doors.test.mjs "http://127.0.0.1:$port/v1" --label memory
 run node durable.test.mjs "http://127.0.0.1:$port/v1" --label memory
 run node mcp.test.mjs "http://127.0.0.1:$port" dotnet "$server_dll" --mcp-stdio --Tokenflow:EmbeddedModel false
 run node mcp-resume.test.mjs "http://127.0.0.1:$port" "http://127.0.0.1:$port" --label memory
+run node bench.test.mjs "$root/src/Tokenflow.Cli/bin/Release/net10.0/tokenflow.dll"
 
 # Tokenflow as a gateway: a second server with the first as its OpenAI-compatible upstream "up".
 gateway_port=$(free_port)

@@ -1,261 +1,158 @@
-using System.Buffers;
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Headers;
-using System.Text.Json;
 
 namespace Tokenflow.Cli.Bench;
 
 /// <summary>
-/// The load generator: <see cref="BenchSettings.Concurrency"/> workers, each sending one streamed chat request
-/// after another over a shared <see cref="SocketsHttpHandler"/> (one connection per worker), timing the first
-/// token and every gap between tokens as the bytes arrive. Kept off the measured path's way: the request body
-/// is built once, responses are scanned as raw bytes in pooled buffers (<see cref="SseScanner"/>), and
-/// latencies go to fixed histograms — per token it costs a scan of the line and an atomic increment.
+/// Drives one target under the load <see cref="BenchSettings"/> describes. Closed loop: <see cref="BenchSettings.Concurrency"/>
+/// workers each send the next request when the last one ends. Open loop (<see cref="BenchSettings.Rate"/>): request k is
+/// due at start + k / rate whatever happened before; the workers (at most <see cref="BenchSettings.Concurrency"/> in
+/// flight) take requests in schedule order, and every latency is measured from the request's due time, not from when a
+/// worker got to it — so time spent queued behind a slow server is counted (no coordinated omission, as in wrk2).
 /// </summary>
 internal sealed class BenchRunner
 {
-    private static readonly MediaTypeHeaderValue Json = new("application/json");
-
     private readonly BenchSettings _settings;
-    private readonly byte[] _body;
-    private readonly ConcurrentDictionary<string, int> _errors = new(StringComparer.Ordinal);
+    private readonly BenchTargetSpec _spec;
     private long _issued;
-    private long _completed;
-    private long _failed;
-    private long _inFlight;
-    private long _liveTokens;
-    private long _tokens;
 
-    public BenchRunner(BenchSettings settings)
+    public BenchRunner(BenchSettings settings, BenchTargetSpec spec)
     {
         _settings = settings;
-        _body = BuildBody(settings);
+        _spec = spec;
     }
 
-    public LatencyHistogram TimeToFirstToken { get; } = new();
-
-    public LatencyHistogram InterToken { get; } = new();
+    public BenchMetrics Metrics { get; } = new();
 
     /// <summary>A snapshot for the progress line.</summary>
-    public BenchProgress Progress(TimeSpan elapsed) => new(elapsed, Interlocked.Read(ref _completed), Interlocked.Read(ref _failed), Interlocked.Read(ref _inFlight), Interlocked.Read(ref _liveTokens));
+    public BenchProgress Progress(TimeSpan elapsed) => new(elapsed, Metrics.Completed + Metrics.Cancelled, Metrics.Failed, Metrics.InFlight, Metrics.Partials);
 
     /// <summary>Runs the benchmark; <paramref name="cancellationToken"/> stops it early (the result covers what ran).</summary>
     public async Task<BenchResult> RunAsync(Action<BenchProgress>? onProgress, TimeSpan progressInterval, CancellationToken cancellationToken)
     {
-        using var handler = new SocketsHttpHandler
+        await using var target = BenchTarget.Create(_spec, _settings);
+        var workers = new List<BenchWorker>();
+        string? connectError = null;
+        string? connectMessage = null;
+        try
         {
-            MaxConnectionsPerServer = _settings.Concurrency,
-            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
-            ConnectTimeout = TimeSpan.FromSeconds(15),
-            AutomaticDecompression = DecompressionMethods.None,
-            UseProxy = false,
-            UseCookies = false,
-            EnableMultipleHttp2Connections = true,
-        };
-        using var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-        var auth = _settings.ApiKey is { Length: > 0 } key ? new AuthenticationHeaderValue("Bearer", key) : null;
-
-        var start = Stopwatch.GetTimestamp();
-        var deadline = _settings.Duration is { } duration ? start + (long)(duration.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var workers = new Task[_settings.Concurrency];
-        for (var i = 0; i < workers.Length; i++)
+            for (var i = 0; i < _settings.Concurrency; i++)
+            {
+                workers.Add(await target.ConnectAsync(cancellationToken).ConfigureAwait(false));
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            workers[i] = Task.Run(() => WorkerAsync(http, auth, deadline, stop.Token), CancellationToken.None);
+            connectError = ex switch
+            {
+                HttpRequestException h => h.HttpRequestError == HttpRequestError.Unknown ? "connect_failed" : $"http_{h.HttpRequestError}",
+                _ => "connect_failed",
+            };
+            connectMessage = ex.Message;
         }
 
-        var all = Task.WhenAll(workers);
-        if (onProgress is not null)
+        var start = Stopwatch.GetTimestamp();
+        try
         {
-            using var timer = new PeriodicTimer(progressInterval);
-            while (!all.IsCompleted && await Task.WhenAny(all, timer.WaitForNextTickAsync(CancellationToken.None).AsTask()) != all)
+            if (connectError is not null)
             {
-                onProgress(Progress(Stopwatch.GetElapsedTime(start)));
+                Metrics.Fail(connectError);
+            }
+            else
+            {
+                var deadline = _settings.Duration is { } duration ? start + (long)(duration.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
+                var loops = workers.Select(w => Task.Run(() => LoopAsync(w, start, deadline, cancellationToken), CancellationToken.None)).ToArray();
+                var all = Task.WhenAll(loops);
+                if (onProgress is not null)
+                {
+                    using var timer = new PeriodicTimer(progressInterval);
+                    while (!all.IsCompleted && await Task.WhenAny(all, timer.WaitForNextTickAsync(CancellationToken.None).AsTask()).ConfigureAwait(false) != all)
+                    {
+                        onProgress(Progress(Stopwatch.GetElapsedTime(start)));
+                    }
+                }
+
+                await all.ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            foreach (var worker in workers)
+            {
+                await worker.DisposeAsync().ConfigureAwait(false);
             }
         }
 
-        await all;
         var elapsed = Stopwatch.GetElapsedTime(start);
         onProgress?.Invoke(Progress(elapsed));
         return new BenchResult
         {
             Settings = _settings,
+            Spec = _spec,
+            Endpoint = target is SseTarget sse ? sse.Endpoint.ToString() : _spec.Address,
             Elapsed = elapsed,
-            Completed = _completed,
-            Failed = _failed,
-            Tokens = _tokens,
-            TimeToFirstToken = TimeToFirstToken,
-            InterToken = InterToken,
-            Errors = new SortedDictionary<string, int>(_errors, StringComparer.Ordinal),
+            Metrics = Metrics,
             Stopped = cancellationToken.IsCancellationRequested,
+            ConnectError = connectMessage,
         };
     }
 
-    private static byte[] BuildBody(BenchSettings settings)
+    private async Task LoopAsync(BenchWorker worker, long start, long deadline, CancellationToken cancellationToken)
     {
-        var buffer = new ArrayBufferWriter<byte>(512);
-        using (var w = new Utf8JsonWriter(buffer))
+        // One observer per request; the one before the running request is settled only when the next begins, since
+        // its last notifications may still be on their way through the MCP SDK (see CallObserver.Completed).
+        CallObserver? previous = null;
+        CallObserver? current = null;
+        var interval = _settings.Rate is { } rate ? Stopwatch.Frequency / rate : 0;
+        while (!cancellationToken.IsCancellationRequested)
         {
-            w.WriteStartObject();
-            w.WriteString("model"u8, settings.Model);
-            w.WriteStartArray("messages"u8);
-            w.WriteStartObject();
-            w.WriteString("role"u8, "user"u8);
-            w.WriteString("content"u8, settings.Prompt);
-            w.WriteEndObject();
-            w.WriteEndArray();
-            w.WriteBoolean("stream"u8, true);
-            w.WriteStartObject("stream_options"u8);
-            w.WriteBoolean("include_usage"u8, true);
-            w.WriteEndObject();
-            w.WriteNumber("max_tokens"u8, settings.MaxTokens);
-            foreach (var (name, value) in settings.Extra ?? [])
+            var k = Interlocked.Increment(ref _issued) - 1;
+            if (_settings.Requests is { } limit && k >= limit)
             {
-                w.WritePropertyName(name);
-                if (value is null)
-                {
-                    w.WriteNullValue();
-                }
-                else
-                {
-                    value.WriteTo(w);
-                }
+                break;
             }
 
-            w.WriteEndObject();
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
-
-    private async Task WorkerAsync(HttpClient http, AuthenticationHeaderValue? auth, long deadline, CancellationToken cancellationToken)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        using var scanner = new SseScanner();
-        try
-        {
-            while (!cancellationToken.IsCancellationRequested && Stopwatch.GetTimestamp() < deadline)
+            long due;
+            if (interval > 0)
             {
-                if (_settings.Requests is { } limit && Interlocked.Increment(ref _issued) > limit)
-                {
-                    return;
-                }
-
-                await RunRequestAsync(http, auth, buffer, scanner, cancellationToken);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private async Task RunRequestAsync(HttpClient http, AuthenticationHeaderValue? auth, byte[] buffer, SseScanner scanner, CancellationToken cancellationToken)
-    {
-        Interlocked.Increment(ref _inFlight);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_settings.RequestTimeout);
-        var start = Stopwatch.GetTimestamp();
-        long last = 0;
-        var tokenEvents = 0;
-        var usageTokens = -1;
-        var done = false;
-        string? error = null;
-        try
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, _settings.Endpoint)
-            {
-                Content = new ByteArrayContent(_body) { Headers = { ContentType = Json } },
-            };
-            request.Headers.Authorization = auth;
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-            if (!response.IsSuccessStatusCode)
-            {
-                error = $"http_{(int)response.StatusCode}";
-                return;
-            }
-
-            await using var body = await response.Content.ReadAsStreamAsync(timeout.Token);
-            scanner.Reset();
-            while (!done)
-            {
-                var read = await body.ReadAsync(buffer, timeout.Token);
-                if (read == 0)
+                due = start + (long)(k * interval);
+                if (due >= deadline)
                 {
                     break;
                 }
 
-                var now = Stopwatch.GetTimestamp();
-                var scan = scanner.Scan(buffer.AsSpan(0, read));
-                if (scan.TokenEvents > 0)
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                if (wait > TimeSpan.Zero)
                 {
-                    // Tokens that arrived in one read share its timestamp: the first measures the gap, the rest are 0.
-                    if (tokenEvents == 0)
+                    try
                     {
-                        TimeToFirstToken.RecordTicks(now - start);
-                        InterToken.RecordTicks(0, scan.TokenEvents - 1);
+                        await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
                     }
-                    else
+                    catch (OperationCanceledException)
                     {
-                        InterToken.RecordTicks(now - last);
-                        InterToken.RecordTicks(0, scan.TokenEvents - 1);
+                        break;
                     }
-
-                    last = now;
-                    tokenEvents += scan.TokenEvents;
-                    Interlocked.Add(ref _liveTokens, scan.TokenEvents);
                 }
-
-                usageTokens = scan.UsageTokens >= 0 ? scan.UsageTokens : usageTokens;
-                if (scan.Error)
+            }
+            else
+            {
+                due = Stopwatch.GetTimestamp();
+                if (due >= deadline)
                 {
-                    error = "stream_error";
-                    return;
+                    break;
                 }
-
-                done = scan.Done;
             }
 
-            if (!done)
-            {
-                error = "incomplete_stream";
-            }
+            previous?.Settle();
+            (previous, current) = (current, new CallObserver(Metrics, _settings.CancelAfter));
+            current.Begin(due);
+            await worker.CallAsync(current, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            error = "stopped";
-        }
-        catch (OperationCanceledException)
-        {
-            error = "timeout";
-        }
-        catch (HttpRequestException ex)
-        {
-            error = ex.HttpRequestError == HttpRequestError.Unknown ? "http_request_error" : $"http_{ex.HttpRequestError}";
-        }
-        catch (IOException)
-        {
-            error = "connection_lost";
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _inFlight);
-            if (error is null)
-            {
-                Interlocked.Increment(ref _completed);
-                Interlocked.Add(ref _tokens, usageTokens >= 0 ? usageTokens : tokenEvents);
-            }
-            else if (error != "stopped")
-            {
-                Interlocked.Increment(ref _failed);
-                _errors.AddOrUpdate(error, 1, static (_, n) => n + 1);
-            }
-        }
+
+        await worker.FinishAsync().ConfigureAwait(false);
+        previous?.Settle();
+        current?.Settle();
     }
 }
 
 /// <summary>Counters at one moment of a run.</summary>
-internal readonly record struct BenchProgress(TimeSpan Elapsed, long Completed, long Failed, long InFlight, long Tokens);
+internal readonly record struct BenchProgress(TimeSpan Elapsed, long Completed, long Failed, long InFlight, long Partials);

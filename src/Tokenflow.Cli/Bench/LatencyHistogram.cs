@@ -71,6 +71,34 @@ internal sealed class LatencyHistogram
 
     public double MaxMs => Volatile.Read(ref _max) / 1e6;
 
+    /// <summary>
+    /// The cumulative distribution, one point per non-empty bucket: (value in milliseconds, fraction of samples at
+    /// or below it), in increasing order. For CDF charts.
+    /// </summary>
+    public IReadOnlyList<(double Ms, double Fraction)> Cdf()
+    {
+        var count = Count;
+        var points = new List<(double, double)>();
+        if (count == 0)
+        {
+            return points;
+        }
+
+        long seen = 0;
+        var max = Volatile.Read(ref _max);
+        for (var i = 0; i < _counts.Length; i++)
+        {
+            var n = Volatile.Read(ref _counts[i]);
+            if (n > 0)
+            {
+                seen += n;
+                points.Add((Math.Min(Midpoint(i), max) / 1e6, Math.Min(1, seen / (double)count)));
+            }
+        }
+
+        return points;
+    }
+
     public double MeanMs => Count == 0 ? 0 : Volatile.Read(ref _sum) / (double)Count / 1e6;
 
     internal static int Index(long ns)

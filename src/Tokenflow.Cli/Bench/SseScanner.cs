@@ -4,22 +4,42 @@ using System.Buffers.Text;
 namespace Tokenflow.Cli.Bench;
 
 /// <summary>
-/// Counts tokens in an OpenAI chunk stream straight from the response bytes, without decoding JSON: each
-/// <c>data:</c> line whose <c>content</c> (or <c>text</c>) is a non-empty string is one token event;
-/// <c>completion_tokens</c> is taken from the usage chunk; <c>[DONE]</c> and <c>event: error</c> end it.
-/// Lines cut between reads are carried over in a pooled buffer. One instance per worker, reused per request.
+/// Counts tokens in a streamed response straight from its bytes, without decoding JSON. OpenAI chat completions:
+/// each <c>data:</c> line whose <c>content</c> (or <c>text</c>) is a non-empty string is one token event,
+/// <c>completion_tokens</c> comes from the usage chunk, <c>[DONE]</c> and <c>event: error</c> end it. Anthropic
+/// Messages: each <c>content_block_delta</c> with a <c>text_delta</c>, <c>output_tokens</c>, ended by
+/// <c>message_stop</c> (or <c>error</c>). OpenAI Responses: each <c>response.output_text.delta</c>,
+/// <c>output_tokens</c>, ended by <c>response.completed</c> / <c>response.incomplete</c> (or <c>response.failed</c>,
+/// <c>error</c>). Lines cut between reads are carried over in a pooled buffer. One instance per worker, reused per request.
 /// </summary>
 internal sealed class SseScanner : IDisposable
 {
+    private readonly SseFormat _format;
     private byte[] _carry = ArrayPool<byte>.Shared.Rent(4096);
     private int _carryLength;
     private bool _errorEvent;
+    private EventName _event;
+
+    public SseScanner(SseFormat format = SseFormat.ChatCompletions)
+    {
+        _format = format;
+    }
+
+    private enum EventName
+    {
+        None,
+        Error,
+        Token,
+        Done,
+        Other,
+    }
 
     /// <summary>Prepares for a new response.</summary>
     public void Reset()
     {
         _carryLength = 0;
         _errorEvent = false;
+        _event = EventName.None;
     }
 
     /// <summary>Scans one read's bytes.</summary>
@@ -72,16 +92,59 @@ internal sealed class SseScanner : IDisposable
         return value.Length >= 2 && value[0] == (byte)'"' && value[1] != (byte)'"';
     }
 
-    internal static int CompletionTokens(ReadOnlySpan<byte> payload)
+    internal static int CompletionTokens(ReadOnlySpan<byte> payload) => Count(payload, "\"completion_tokens\":"u8);
+
+    internal static int Count(ReadOnlySpan<byte> payload, ReadOnlySpan<byte> key)
     {
-        var at = payload.IndexOf("\"completion_tokens\":"u8);
+        var at = payload.IndexOf(key);
         if (at < 0)
         {
             return -1;
         }
 
-        var value = payload[(at + 20)..].TrimStart((byte)' ');
+        var value = payload[(at + key.Length)..].TrimStart((byte)' ');
         return Utf8Parser.TryParse(value, out int tokens, out _) ? tokens : -1;
+    }
+
+    private void NamedEventLine(ReadOnlySpan<byte> line, ref SseScan scan)
+    {
+        if (line.StartsWith("event:"u8))
+        {
+            var name = line[6..].Trim((byte)' ');
+            _event = _format == SseFormat.AnthropicMessages
+                ? name.SequenceEqual("content_block_delta"u8) ? EventName.Token
+                    : name.SequenceEqual("message_stop"u8) ? EventName.Done
+                    : name.SequenceEqual("error"u8) ? EventName.Error : EventName.Other
+                : name.SequenceEqual("response.output_text.delta"u8) ? EventName.Token
+                    : name.SequenceEqual("response.completed"u8) || name.SequenceEqual("response.incomplete"u8) ? EventName.Done
+                    : name.SequenceEqual("response.failed"u8) || name.SequenceEqual("error"u8) ? EventName.Error : EventName.Other;
+            return;
+        }
+
+        if (!line.StartsWith("data:"u8))
+        {
+            return;
+        }
+
+        var payload = line[5..];
+        switch (_event)
+        {
+            case EventName.Token when _format == SseFormat.Responses || payload.IndexOf("\"text_delta\""u8) >= 0:
+                scan.TokenEvents++;
+                break;
+            case EventName.Done:
+                scan.Done = true;
+                break;
+            case EventName.Error:
+                scan.Error = true;
+                break;
+        }
+
+        var usage = Count(payload, "\"output_tokens\":"u8);
+        if (usage >= 0)
+        {
+            scan.UsageTokens = usage;
+        }
     }
 
     private void Line(ReadOnlySpan<byte> line, ref SseScan scan)
@@ -94,6 +157,13 @@ internal sealed class SseScanner : IDisposable
         if (line.IsEmpty)
         {
             _errorEvent = false;
+            _event = EventName.None;
+            return;
+        }
+
+        if (_format != SseFormat.ChatCompletions)
+        {
+            NamedEventLine(line, ref scan);
             return;
         }
 
@@ -155,4 +225,17 @@ internal struct SseScan
     public bool Done;
 
     public bool Error;
+}
+
+/// <summary>The streamed wire format a <see cref="SseScanner"/> reads.</summary>
+internal enum SseFormat
+{
+    /// <summary>OpenAI chat completions chunks.</summary>
+    ChatCompletions,
+
+    /// <summary>Anthropic Messages events.</summary>
+    AnthropicMessages,
+
+    /// <summary>OpenAI Responses events.</summary>
+    Responses,
 }
