@@ -57,6 +57,7 @@ run node durable.test.mjs "http://127.0.0.1:$port/v1" --label memory
 run node mcp.test.mjs "http://127.0.0.1:$port" dotnet "$server_dll" --mcp-stdio --Tokenflow:EmbeddedModel false
 run node mcp-resume.test.mjs "http://127.0.0.1:$port" "http://127.0.0.1:$port" --label memory
 run node bench.test.mjs "$root/src/Tokenflow.Cli/bin/Release/net10.0/tokenflow.dll"
+run bash ../conformance/run.sh
 
 # Tokenflow as a gateway: a second server with the first as its OpenAI-compatible upstream "up".
 gateway_port=$(free_port)
