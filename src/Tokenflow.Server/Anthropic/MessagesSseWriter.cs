@@ -1,9 +1,7 @@
-using System.Buffers;
-using System.Buffers.Text;
 using System.IO.Pipelines;
 using System.Text.Json;
 using Tokenflow.Core.Streams;
-using Tokenflow.Server.OpenAi;
+using Tokenflow.Server.Hosting;
 
 namespace Tokenflow.Server.Anthropic;
 
@@ -18,11 +16,10 @@ namespace Tokenflow.Server.Anthropic;
 /// </summary>
 internal sealed class MessagesSseWriter : IDisposable
 {
-    private readonly PipeWriter _output;
     private readonly string _id;
     private readonly string _model;
     private readonly long _silentThrough;
-    private readonly Utf8JsonWriter _json = new(Stream.Null, JsonWriting.Fragment);
+    private readonly SseJsonEventWriter _events;
     private int _block = -1;
     private Block _open = Block.None;
     private int _toolIndex = -1;
@@ -30,7 +27,7 @@ internal sealed class MessagesSseWriter : IDisposable
 
     public MessagesSseWriter(PipeWriter output, string id, string model, long silentThrough)
     {
-        _output = output;
+        _events = new SseJsonEventWriter(output);
         _id = id;
         _model = model;
         _silentThrough = silentThrough;
@@ -150,7 +147,7 @@ internal sealed class MessagesSseWriter : IDisposable
         w.WriteNull("stop_sequence"u8);
     }
 
-    public void Dispose() => _json.Dispose();
+    public void Dispose() => _events.Dispose();
 
     private void WriteDelta(in StreamEvent item, bool emit)
     {
@@ -248,35 +245,8 @@ internal sealed class MessagesSseWriter : IDisposable
         _open = Block.None;
     }
 
-    /// <summary>
-    /// Starts <c>[id: seq\n]event: name\ndata: {"type":"name"</c> and returns the JSON writer for the event's
-    /// other fields; <see cref="End"/> closes it. No allocation per event.
-    /// </summary>
-    private Utf8JsonWriter Begin(ReadOnlySpan<byte> name, long seq)
-    {
-        if (seq > 0)
-        {
-            _output.Write("id: "u8);
-            var span = _output.GetSpan(20);
-            Utf8Formatter.TryFormat(seq, span, out var written);
-            _output.Advance(written);
-            _output.Write("\n"u8);
-        }
+    /// <summary>Starts an event, with <c>id: seq</c> when it renders a log event (seq &gt; 0).</summary>
+    private Utf8JsonWriter Begin(ReadOnlySpan<byte> name, long seq) => _events.Begin(name, seq > 0 ? seq : -1);
 
-        _output.Write("event: "u8);
-        _output.Write(name);
-        _output.Write("\ndata: "u8);
-        _json.Reset(_output);
-        _json.WriteStartObject();
-        _json.WriteString("type"u8, name);
-        return _json;
-    }
-
-    /// <summary>Ends the event <see cref="Begin"/> started.</summary>
-    private void End()
-    {
-        _json.WriteEndObject();
-        _json.Flush();
-        _output.Write("\n\n"u8);
-    }
+    private void End() => _events.End();
 }

@@ -1,8 +1,6 @@
-using System.Buffers;
-using System.Buffers.Text;
 using System.IO.Pipelines;
 using System.Text.Json;
-using Tokenflow.Server.OpenAi;
+using Tokenflow.Server.Hosting;
 
 namespace Tokenflow.Server.Responses;
 
@@ -14,9 +12,9 @@ namespace Tokenflow.Server.Responses;
 /// </summary>
 internal sealed class ResponseEventSink : IDisposable
 {
-    private readonly PipeWriter? _output;
+    private readonly SseJsonEventWriter? _events;
     private readonly long _startingAfter;
-    private readonly Utf8JsonWriter? _json;
+    private Utf8JsonWriter? _open;
 
     /// <summary>A sink that emits nothing: the state only accumulates (the response object).</summary>
     public ResponseEventSink()
@@ -27,9 +25,8 @@ internal sealed class ResponseEventSink : IDisposable
     /// <summary>A sink that writes the events numbered above <paramref name="startingAfter"/> to <paramref name="output"/>.</summary>
     public ResponseEventSink(PipeWriter output, long startingAfter)
     {
-        _output = output;
+        _events = new SseJsonEventWriter(output);
         _startingAfter = startingAfter;
-        _json = new Utf8JsonWriter(Stream.Null, JsonWriting.Fragment);
     }
 
     /// <summary>The sequence number of the last event begun (-1 before the first).</summary>
@@ -40,33 +37,15 @@ internal sealed class ResponseEventSink : IDisposable
     /// or null when the event is not emitted. A non-null return must be followed by <see cref="End"/>.
     /// </summary>
     public Utf8JsonWriter? Begin(ReadOnlySpan<byte> type)
-    {
-        if (++Sequence <= _startingAfter || _output is null)
-        {
-            return null;
-        }
-
-        _output.Write("id: "u8);
-        Utf8Formatter.TryFormat(Sequence, _output.GetSpan(20), out var written);
-        _output.Advance(written);
-        _output.Write("\nevent: "u8);
-        _output.Write(type);
-        _output.Write("\ndata: "u8);
-        _json!.Reset(_output);
-        _json.WriteStartObject();
-        _json.WriteString("type"u8, type);
-        return _json;
-    }
+        => ++Sequence <= _startingAfter || _events is null ? null : _open = _events.Begin(type, Sequence);
 
     /// <summary>Ends the event <see cref="Begin"/> started with its <c>sequence_number</c>.</summary>
     public void End()
     {
-        _json!.WriteNumber("sequence_number"u8, Sequence);
-        _json.WriteEndObject();
-        _json.Flush();
-        _output!.Write("\n\n"u8);
+        _open!.WriteNumber("sequence_number"u8, Sequence);
+        _events!.End();
     }
 
     /// <inheritdoc />
-    public void Dispose() => _json?.Dispose();
+    public void Dispose() => _events?.Dispose();
 }
