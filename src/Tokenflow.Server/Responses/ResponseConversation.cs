@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using System.Text.Json;
 using Tokenflow.Core.Backends;
@@ -69,41 +70,29 @@ internal static class ResponseConversation
     /// </summary>
     public static async Task<(List<ChatMessage>? Messages, OpenAiError? Error)> LoadAsync(StreamAccess streams, string id, string? owner, CancellationToken cancellationToken)
     {
-        var descriptor = await streams.FindAsync(id, owner, cancellationToken);
-        if (descriptor is null || descriptor.Metadata != ResponsesRequest.Metadata || descriptor.Context is null)
-        {
-            return (null, NotFound(id));
-        }
-
-        var status = await streams.GetStatusAsync(id, owner, cancellationToken);
-        if (status is null || status.State == StreamState.Running)
-        {
-            return (null, status is null
-                ? NotFound(id)
-                : OpenAiError.Invalid($"Previous response '{id}' is still in progress: continue it once it has completed (or cancel it).", "previous_response_id", "previous_response_in_progress"));
-        }
-
-        List<ChatMessage> messages;
-        try
-        {
-            messages = Deserialize(descriptor.Context);
-        }
-        catch (JsonException)
-        {
-            return (null, NotFound(id));
-        }
-
-        var (openStatus, reader, _) = await streams.OpenAsync(id, 0, owner, cancellationToken);
-        if (reader is null)
-        {
-            return (null, openStatus == StreamOpenStatus.Truncated
-                ? OpenAiError.Invalid($"Previous response '{id}' is no longer retained in full and cannot be continued.", "previous_response_id", "previous_response_not_retained")
-                : NotFound(id));
-        }
-
-        var output = new StreamOutput();
+        // One open gives both the stream's descriptor (the stored conversation) and its log (the output).
+        var (openStatus, reader, descriptor) = await streams.OpenAsync(id, 0, owner, cancellationToken);
         await using (reader)
         {
+            if (reader is null)
+            {
+                // A truncated log comes without its descriptor: look it up to tell a stored response apart.
+                return (null, openStatus == StreamOpenStatus.Truncated && IsStored(await streams.FindAsync(id, owner, cancellationToken))
+                    ? OpenAiError.Invalid($"Previous response '{id}' is no longer retained in full and cannot be continued.", "previous_response_id", "previous_response_not_retained")
+                    : NotFound(id));
+            }
+
+            if (!TryReadConversation(descriptor, out var messages))
+            {
+                return (null, NotFound(id));
+            }
+
+            if ((await streams.GetStatusAsync(id, owner, cancellationToken))?.State == StreamState.Running)
+            {
+                return (null, OpenAiError.Invalid($"Previous response '{id}' is still in progress: continue it once it has completed (or cancel it).", "previous_response_id", "previous_response_in_progress"));
+            }
+
+            var output = new StreamOutput();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(30));
             while (output.Final.Seq == 0 && await reader.WaitToReadAsync(timeout.Token))
@@ -113,11 +102,11 @@ internal static class ResponseConversation
                     output.Add(in item);
                 }
             }
-        }
 
-        var calls = output.ToolCalls.Select(c => new ChatToolCall(c.Id, c.Name, c.ArgumentsText)).ToList();
-        messages.Add(new ChatMessage("assistant", Encoding.UTF8.GetString(output.Content)) { ToolCalls = calls.Count > 0 ? calls : null });
-        return (messages, null);
+            var calls = output.ToolCalls.Select(c => new ChatToolCall(c.Id, c.Name, c.ArgumentsText)).ToList();
+            messages.Add(new ChatMessage("assistant", Encoding.UTF8.GetString(output.Content)) { ToolCalls = calls.Count > 0 ? calls : null });
+            return (messages, null);
+        }
     }
 
     /// <summary>Reads the JSON <see cref="Serialize"/> wrote.</summary>
@@ -143,6 +132,29 @@ internal static class ResponseConversation
 
         return messages;
     }
+
+    /// <summary>The conversation a stored response keeps; false for any other stream or unreadable state.</summary>
+    private static bool TryReadConversation(StreamDescriptor? descriptor, [NotNullWhen(true)] out List<ChatMessage>? messages)
+    {
+        messages = null;
+        if (!IsStored(descriptor))
+        {
+            return false;
+        }
+
+        try
+        {
+            messages = Deserialize(descriptor!.Context!);
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static bool IsStored(StreamDescriptor? descriptor)
+        => descriptor is { Metadata: ResponsesRequest.Metadata, Context: not null };
 
     private static OpenAiError NotFound(string id)
         => new(StatusCodes.Status404NotFound, $"Previous response with id '{id}' not found.", "invalid_request_error", "previous_response_id", "previous_response_not_found");
