@@ -28,7 +28,7 @@ for project in $(grep -o "tests/[^\"]*\.csproj" Tokenflow.slnx); do
 done
 
 if [ -x tests/e2e/run.sh ]; then
-  e2e=$(tests/e2e/run.sh 2>&1 | tee >(cat >&2) | tail -n 1)
+  e2e=$(tests/e2e/run.sh 2>&1 | tee "$results/e2e.log" >(cat >&2) | tail -n 1)
   if [[ "$e2e" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
     passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
   else
@@ -36,5 +36,10 @@ if [ -x tests/e2e/run.sh ]; then
   fi
 fi
 
+# CI shows only the end of this output: name what failed right above the summary.
+if [ "$failed" != 0 ]; then
+  grep -ho 'testName="[^"]*"[^>]*outcome="Failed"' "$results"/*.trx 2>/dev/null | sed -E 's/testName="([^"]*)".*/xunit failed: \1/'
+  grep -h '^not ok' "$results/e2e.log" 2>/dev/null | sed 's/^/e2e /'
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
