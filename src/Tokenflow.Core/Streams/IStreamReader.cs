@@ -24,6 +24,9 @@ public interface IStreamReader : IAsyncDisposable
     /// <summary>Reads the next event if one is available.</summary>
     bool TryRead(out StreamEvent streamEvent);
 
-    /// <summary>Wakes a pending <see cref="WaitToReadAsync"/> (with true) so its caller can do periodic work such as heartbeats. Thread-safe.</summary>
+    /// <summary>
+    /// Wakes a pending <see cref="WaitToReadAsync"/> (with true) so its caller can do periodic work such as
+    /// heartbeats; with none pending, the next one returns true at once — an interrupt is never lost. Thread-safe.
+    /// </summary>
     void Interrupt();
 }

@@ -13,15 +13,44 @@ internal sealed class ReaderSignal : IValueTaskSource<bool>, IThreadPoolWorkItem
 {
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = false };
     private int _waiting;
+    private int _interrupted;
     private bool _cancelPending;
     private CancellationToken _registeredToken;
     private CancellationTokenRegistration _registration;
 
-    /// <summary>Arms a wait. Call under the lock that appends take, after checking nothing is readable.</summary>
-    public void Arm()
+    /// <summary>
+    /// Arms a wait. Call under the lock that appends take, after checking nothing is readable. False when an
+    /// <see cref="Interrupt"/> is pending: it is consumed, and the caller returns true without waiting.
+    /// </summary>
+    public bool TryArm()
     {
+        if (Interlocked.Exchange(ref _interrupted, 0) == 1)
+        {
+            return false;
+        }
+
         _core.Reset();
-        Volatile.Write(ref _waiting, 1);
+        // Full fences on both sides (here and in Interrupt): either the interrupter sees the armed wait and
+        // completes it, or this sees the interrupt and disarms — a wake-up is never lost between the two.
+        Interlocked.Exchange(ref _waiting, 1);
+        if (Volatile.Read(ref _interrupted) == 1 && Interlocked.Exchange(ref _waiting, 0) == 1)
+        {
+            Interlocked.Exchange(ref _interrupted, 0);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Wakes the armed wait with true, or — none armed — makes the next <see cref="TryArm"/> return false, so
+    /// an interrupt that comes while its reader is between waits (a one-shot heartbeat timer) is not lost.
+    /// May cause one extra wake-up with nothing to read, which readers' callers handle anyway. Thread-safe.
+    /// </summary>
+    public void Interrupt()
+    {
+        Interlocked.Exchange(ref _interrupted, 1);
+        Signal();
     }
 
     /// <summary>The armed wait: true when signalled; throws <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/> fires first.</summary>

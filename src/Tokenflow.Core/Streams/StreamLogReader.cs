@@ -52,7 +52,10 @@ internal sealed class StreamLogReader : IStreamReader
                 return new(false);
             }
 
-            _signal.Arm();
+            if (!_signal.TryArm())
+            {
+                return new(true);
+            }
         }
 
         return _signal.WaitAsync(cancellationToken);
@@ -91,7 +94,7 @@ internal sealed class StreamLogReader : IStreamReader
         return true;
     }
 
-    public void Interrupt() => Signal();
+    public void Interrupt() => _signal.Interrupt();
 
     public bool HasBuffered => !_finished && _next <= Volatile.Read(ref _log.CommittedField);
 

@@ -132,7 +132,8 @@ internal static class ChunkStreamResponse
     private static async ValueTask<(bool, StreamEvent)> ReadFirstAsync(IStreamReader reader, TimeSpan limit, TimeProvider time, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
-        using var timer = time.CreateTimer(static s => ((IStreamReader)s!).Interrupt(), reader, limit, Timeout.InfiniteTimeSpan);
+        // Periodic, not one-shot: a timer that fires a little early must not leave the wait without a wake-up.
+        using var timer = time.CreateTimer(static s => ((IStreamReader)s!).Interrupt(), reader, limit, limit / 4);
         while (await reader.WaitToReadAsync(cancellationToken))
         {
             if (reader.TryRead(out var first))

@@ -108,6 +108,31 @@ public abstract class StreamStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_interrupt_while_no_wait_is_pending_wakes_the_next_wait()
+    {
+        // A one-shot heartbeat timer may fire while its reader is between waits; the wake-up must not be lost,
+        // or the reader sleeps until the next token (a prefill of many seconds sends no heartbeat at all).
+        var (store, peer) = await StoresAsync();
+        var writer = await CreateAsync(store, Descriptor());
+        var appended = 0;
+        foreach (var side in new[] { store, peer })
+        {
+            await using var reader = await OpenAsync(side, writer.StreamId, after: appended);
+            reader.Interrupt();
+            Assert.True(await reader.WaitToReadAsync(CancellationToken.None).AsTask().WaitAsync(Timeout));
+            Assert.False(reader.TryRead(out _));
+
+            // Consumed: the next wait waits for the log again, and the next event wakes it.
+            var next = reader.WaitToReadAsync(CancellationToken.None).AsTask();
+            Append(writer, "x");
+            appended++;
+            Assert.True(await next.WaitAsync(Timeout));
+        }
+
+        writer.Complete(FinishReason.Stop, new Usage(1, 1), default);
+    }
+
+    [Fact]
     public async Task A_created_stream_exists_with_its_descriptor_and_status_everywhere()
     {
         var (store, peer) = await StoresAsync();
