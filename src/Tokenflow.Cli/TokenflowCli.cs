@@ -19,6 +19,7 @@ internal static class TokenflowCli
         root.Subcommands.Add(ChatCommand.Create(console));
         root.Subcommands.Add(BenchCommand.Create(console));
         root.Subcommands.Add(McpCommand.Create(args));
+        ServeHelpAction.Install(root);
         return root;
     }
 

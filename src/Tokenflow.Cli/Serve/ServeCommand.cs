@@ -9,7 +9,7 @@ internal static class ServeCommand
 {
     public static Command Create(string[] args)
     {
-        var command = new Command("serve", $"Run the Tokenflow server (default {TokenflowApp.DefaultUrl}). Any --Tokenflow:Key value setting is passed through.")
+        var command = new Command("serve", $"Run the Tokenflow server (default {TokenflowApp.DefaultUrl}). Every setting below is passed through to the server.")
         {
             new Option<string>("--urls") { Description = "Addresses to listen on, e.g. http://127.0.0.1:8080 (also ASPNETCORE_URLS).", HelpName = "URLS" },
             new Option<string>("--model") { Description = "A GGUF file, or hf:<repo>/<file>.gguf, to serve besides the built-in models.", HelpName = "PATH|hf:…" },
