@@ -111,7 +111,13 @@ internal sealed partial class McpEventStreamStore : ISseEventStreamStore
 
         var metadata = JsonSerializer.Deserialize(descriptor.Metadata, McpJsonContext.Default.LogMetadata);
         var (_, reader) = await _store.OpenReaderAsync(logId, seq, cancellationToken).ConfigureAwait(false);
-        return metadata is null || reader is null ? null : new Reader(metadata, reader);
+        if (metadata is null || reader is null)
+        {
+            return null;
+        }
+
+        Tokenflow.Core.Diagnostics.TokenflowTelemetry.StreamResumed("mcp");
+        return new Reader(metadata, reader);
     }
 
     /// <summary>

@@ -113,6 +113,11 @@ internal static class ResponsesEndpoints
             using var state = new ResponseState(id, descriptor.Model, descriptor.Created);
             if (stream)
             {
+                if (startingAfter > 0)
+                {
+                    Tokenflow.Core.Diagnostics.TokenflowTelemetry.StreamResumed("responses");
+                }
+
                 await WriteEventStreamAsync(context, reader, state, startingAfter, fresh: true, options.Value.HeartbeatInterval, time);
                 return;
             }

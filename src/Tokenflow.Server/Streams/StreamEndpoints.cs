@@ -60,7 +60,8 @@ internal static class StreamEndpoints
         var (status, reader, descriptor) = await streams.OpenAsync(id, after, ApiKeys.OwnerOf(context), context.RequestAborted);
         if (after > 0 && status == StreamOpenStatus.Opened)
         {
-            Tokenflow.Core.Diagnostics.TokenflowTelemetry.StreamResumed("sse");
+            // A Messages stream replays in Anthropic's framing: that is the Messages door's resume.
+            Tokenflow.Core.Diagnostics.TokenflowTelemetry.StreamResumed(descriptor?.Metadata == Anthropic.MessagesRequest.Metadata ? "messages" : "sse");
         }
 
         if (status == StreamOpenStatus.Truncated)
