@@ -61,8 +61,7 @@ internal sealed class GenerationWriter : IStreamWriter
 
         if (finishReason == FinishReason.Cancelled)
         {
-            // Stopping of the store's writer fired: a cancel request or the last reader gone; otherwise cancel_on.
-            TokenflowTelemetry.Cancelled(_inner.Stopping.IsCancellationRequested ? "client" : "watch");
+            TokenflowTelemetry.Cancelled(CancelCause());
         }
 
         _inner.Complete(finishReason, usage, timings, stopSequence);
@@ -79,6 +78,17 @@ internal sealed class GenerationWriter : IStreamWriter
         _activity?.Dispose();
         await _inner.DisposeAsync().ConfigureAwait(false);
     }
+
+    // Stopping of the store's writer fired: the store lost the stream (error), every reader left and the resume
+    // grace ran out (abandoned), or a cancel request / the last reader leaving with no grace (client); otherwise cancel_on.
+    private string CancelCause() => !_inner.Stopping.IsCancellationRequested
+        ? "watch"
+        : _inner switch
+        {
+            StreamLog { Lost: true } => "error",
+            StreamLog { Abandoned: true } => "abandoned",
+            _ => "client",
+        };
 
     private void Fail(StreamError error, Usage usage, Timings timings)
     {

@@ -48,7 +48,7 @@ public static class TokenflowTelemetry
         "tokenflow.stream.resumes", "{resume}", "Readers that resumed a stream after a seq (Last-Event-ID, after, starting_after).");
 
     private static readonly Counter<long> Cancellations = Meter.CreateCounter<long>(
-        "tokenflow.stream.cancellations", "{stream}", "Generations cancelled, by cause: client (a cancel request, or every reader gone past the grace period), watch (cancel_on), shutdown.");
+        "tokenflow.stream.cancellations", "{stream}", "Generations cancelled, by cause: client (a cancel request, or the last reader gone with no resume grace), abandoned (every reader gone and the resume grace ran out), watch (cancel_on), shutdown (drain timeout), error (the store lost the stream).");
 
     private static readonly ActivitySource Source = new(ActivitySourceName);
 
@@ -72,7 +72,7 @@ public static class TokenflowTelemetry
         }
     }
 
-    /// <summary>Counts a generation cancelled for <paramref name="cause"/> (<c>client</c>, <c>watch</c>, <c>shutdown</c>).</summary>
+    /// <summary>Counts a generation cancelled for <paramref name="cause"/> (<c>client</c>, <c>abandoned</c>, <c>watch</c>, <c>shutdown</c>, <c>error</c>).</summary>
     internal static void Cancelled(string cause)
     {
         if (Cancellations.Enabled)

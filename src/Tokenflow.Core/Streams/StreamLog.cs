@@ -52,6 +52,7 @@ public sealed partial class StreamLog : IStreamWriter
     private long _liveUsage;
     private long _chargedBytes;
     private StreamError? _lost;
+    private volatile bool _abandoned;
     private bool _sending;
     private TaskCompletionSource? _flushed;
     private ITimer? _graceTimer;
@@ -157,6 +158,12 @@ public sealed partial class StreamLog : IStreamWriter
 
     /// <summary>Why the log was lost, or null. Read under <see cref="Gate"/>.</summary>
     internal StreamError? LostLocked => _lost;
+
+    /// <summary>True once <see cref="Stopping"/> fired because every reader had left and the resume grace ran out (metrics: cause <c>abandoned</c>).</summary>
+    internal bool Abandoned => _abandoned;
+
+    /// <summary>True once the store lost this log (metrics: cause <c>error</c>).</summary>
+    internal bool Lost => Volatile.Read(ref _lost) is not null;
 
     /// <summary>True once the terminal event is appended. Read under <see cref="Gate"/>.</summary>
     internal bool EndedLocked => _state != StreamState.Running;
@@ -369,7 +376,7 @@ public sealed partial class StreamLog : IStreamWriter
 
         if (now)
         {
-            _ = OnGraceExpiredAsync();
+            _ = OnGraceExpiredAsync(timedOut: false);
         }
     }
 
@@ -519,7 +526,7 @@ public sealed partial class StreamLog : IStreamWriter
 
         if (now)
         {
-            _ = OnGraceExpiredAsync();
+            _ = OnGraceExpiredAsync(timedOut: false);
         }
     }
 
@@ -609,11 +616,13 @@ public sealed partial class StreamLog : IStreamWriter
             return true;
         }
 
-        _graceTimer = _settings.TimeProvider.CreateTimer(static s => _ = ((StreamLog)s!).OnGraceExpiredAsync(), this, delay, Timeout.InfiniteTimeSpan);
+        _graceTimer = _settings.TimeProvider.CreateTimer(static s => _ = ((StreamLog)s!).OnGraceExpiredAsync(timedOut: true), this, delay, Timeout.InfiniteTimeSpan);
         return false;
     }
 
-    private async Task OnGraceExpiredAsync()
+    // timedOut: the grace timer ran out (the readers left and did not come back: abandoned); otherwise there was no
+    // grace and the last reader leaving is the client's own stop.
+    private async Task OnGraceExpiredAsync(bool timedOut)
     {
         lock (_gate)
         {
@@ -640,6 +649,7 @@ public sealed partial class StreamLog : IStreamWriter
 
             _graceTimer?.Dispose();
             _graceTimer = null;
+            _abandoned = timedOut && !_stopping.IsCancellationRequested;
         }
 
         RequestStop();

@@ -81,8 +81,72 @@ public sealed class StreamMetricsTests
         Assert.Equal(cutter.Resumes, Delta(before, after, Resumes, "tokenflow_door=\"mcp\""));
     }
 
+    [Fact]
+    public async Task A_stream_whose_readers_left_past_the_resume_grace_is_cancelled_as_abandoned_not_client()
+    {
+        await using var server = await TestServer.StartAsync(["--Tokenflow:Streams:ResumeGrace", "00:00:00.200"]);
+        var before = await ScrapeAsync(server);
+        await StartAndDropAsync(server);
+
+        var after = await WaitForAsync(server, text => Delta(before, text, Cancellations, "tokenflow_cancel_cause=\"abandoned\"") >= 1);
+        Assert.Equal(1, Delta(before, after, Cancellations, "tokenflow_cancel_cause=\"abandoned\""));
+        Assert.Equal(0, Delta(before, after, Cancellations, "tokenflow_cancel_cause=\"client\""));
+    }
+
+    [Fact]
+    public async Task An_explicit_cancel_and_a_drop_with_no_grace_are_cancelled_as_client_not_abandoned()
+    {
+        await using var server = await TestServer.StartAsync(["--Tokenflow:Streams:ResumeGrace", "00:00:00"]);
+        var before = await ScrapeAsync(server);
+        await StartAndDropAsync(server);
+        var dropped = await WaitForAsync(server, text => Delta(before, text, Cancellations, "tokenflow_cancel_cause=\"client\"") >= 1);
+        Assert.Equal(1, Delta(before, dropped, Cancellations, "tokenflow_cancel_cause=\"client\""));
+
+        using var timeout = new CancellationTokenSource(Timeout);
+        using var created = await server.Client.PostAsJsonAsync("/v1/responses", new { model = "sim", input = "Go", background = true, max_output_tokens = 100_000, seed = 2, sim_tokens_per_second = 50 }, timeout.Token);
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>(timeout.Token)).GetProperty("id").GetString()!;
+        using var cancel = await server.Client.PostAsync($"/v1/streams/{id}/cancel", null, timeout.Token);
+        Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+
+        var after = await WaitForAsync(server, text => Delta(before, text, Cancellations, "tokenflow_cancel_cause=\"client\"") >= 2);
+        Assert.Equal(2, Delta(before, after, Cancellations, "tokenflow_cancel_cause=\"client\""));
+        Assert.Equal(0, Delta(before, after, Cancellations, "tokenflow_cancel_cause=\"abandoned\""));
+    }
+
+    // A slow chat stream whose only reader goes away after the first event.
+    private static async Task StartAndDropAsync(TestServer server)
+    {
+        var body = JsonSerializer.Serialize(new
+        {
+            model = "sim",
+            messages = new[] { new { role = "user", content = "hi" } },
+            stream = true,
+            max_tokens = 100_000,
+            seed = 1,
+            sim_tokens_per_second = 50,
+        });
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        using var response = await server.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        await using var stream = await response.Content.ReadAsStreamAsync();
+        using var reader = new StreamReader(stream);
+        Assert.StartsWith("id: 1", await reader.ReadLineAsync().WaitAsync(Timeout), StringComparison.Ordinal);
+    }
+
     private static double Delta(string before, string after, string name, string label)
         => (PrometheusText.Sum(after, name, label) ?? 0) - (PrometheusText.Sum(before, name, label) ?? 0);
+
+    // The generation records its cancel when it next checks its stop signal: scrape until the condition holds.
+    private static async Task<string> WaitForAsync(TestServer server, Func<string, bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        string text;
+        while (!condition(text = await ScrapeAsync(server)) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        return text;
+    }
 
     private static async Task<string> ScrapeAsync(TestServer server)
     {
