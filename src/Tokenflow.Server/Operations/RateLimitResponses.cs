@@ -1,7 +1,5 @@
 using System.Globalization;
-using System.Text.Json;
 using Microsoft.AspNetCore.RateLimiting;
-using Tokenflow.Server.Anthropic;
 using Tokenflow.Server.OpenAi;
 
 namespace Tokenflow.Server.Operations;
@@ -19,30 +17,12 @@ internal static class RateLimitResponses
         var refusal = (rejected.Lease as TokenflowRateLimiter.Lease)?.Refusal
             ?? new RateLimitRefusal("requests", "Rate limit reached.", TimeSpan.FromSeconds(1));
         context.Response.Headers.RetryAfter = RateLimits.Seconds(refusal.RetryAfter).ToString(CultureInfo.InvariantCulture);
-        var error = ToOpenAiError(refusal);
-        if (context.Request.Path.StartsWithSegments("/v1/messages", StringComparison.Ordinal))
+        if (context.Request.Path.StartsWithSegments("/mcp", StringComparison.Ordinal))
         {
-            await AnthropicError.WriteResponseAsync(context.Response, error);
+            await DoorErrors.WriteJsonRpcAsync(context.Response, StatusCodes.Status429TooManyRequests, DoorErrors.JsonRpcServerError, refusal.Message);
+            return;
         }
-        else if (context.Request.Path.StartsWithSegments("/mcp", StringComparison.Ordinal))
-        {
-            // JSON-RPC's shape (the MCP SDK's own HTTP errors look the same): no request id is known here.
-            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-            context.Response.ContentType = "application/json";
-            await using var writer = new Utf8JsonWriter(context.Response.Body);
-            writer.WriteStartObject();
-            writer.WriteString("jsonrpc"u8, "2.0"u8);
-            writer.WriteNull("id"u8);
-            writer.WriteStartObject("error"u8);
-            writer.WriteNumber("code"u8, -32000);
-            writer.WriteString("message"u8, refusal.Message);
-            writer.WriteEndObject();
-            writer.WriteEndObject();
-            await writer.FlushAsync(cancellationToken);
-        }
-        else
-        {
-            await error.WriteResponseAsync(context.Response);
-        }
+
+        await DoorErrors.WriteAsync(context, ToOpenAiError(refusal));
     }
 }

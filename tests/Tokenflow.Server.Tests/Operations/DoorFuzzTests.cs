@@ -23,10 +23,12 @@ public sealed class DoorFuzzTests
 
     private static List<T> Sample<T>(Gen<T> gen, int salt) => gen.Sample(size: 30, seed: new Rnd(Seed + (ulong)salt), numberOfSamples: Cases).ToList();
 
-    private enum Shape
+    public enum Shape
     {
         OpenAi,
         Anthropic,
+        JsonRpc,
+        Text,
         Any,
     }
 
@@ -54,7 +56,7 @@ public sealed class DoorFuzzTests
                 Assert.True(status < 500, $"{status} for {label}: {Truncate(body)}");
                 if (status >= 400)
                 {
-                    AssertShape(shape, status, body, label);
+                    AssertShape(shape, status, body, response.Content.Headers.ContentType?.MediaType, label);
                 }
             }
         }
@@ -65,11 +67,18 @@ public sealed class DoorFuzzTests
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
     }
 
-    private static void AssertShape(Shape shape, int status, string body, string label)
+    private static void AssertShape(Shape shape, int status, string body, string? mediaType, string label)
     {
         if (shape == Shape.Any || status is 414 or 431)
         {
             // 414/431: Kestrel's own URL and header limits answer before any door.
+            return;
+        }
+
+        if (shape == Shape.Text)
+        {
+            // The Durable Streams door answers errors in short text (Kestrel's own 400s have no body).
+            Assert.True(body.Length == 0 || mediaType == "text/plain", $"{label}: {mediaType} {Truncate(body)}");
             return;
         }
 
@@ -86,6 +95,10 @@ public sealed class DoorFuzzTests
         if (shape == Shape.Anthropic)
         {
             Assert.True(root.TryGetProperty("type", out var type) && type.GetString() == "error" && root.GetProperty("error").TryGetProperty("type", out _), $"{label}: {Truncate(body)}");
+        }
+        else if (shape == Shape.JsonRpc)
+        {
+            Assert.True(root.TryGetProperty("jsonrpc", out var version) && version.GetString() == "2.0" && root.GetProperty("error").TryGetProperty("code", out _), $"{label}: {Truncate(body)}");
         }
         else
         {
@@ -206,7 +219,7 @@ public sealed class DoorFuzzTests
                 () => new HttpRequestMessage(HttpMethod.Get, $"/v1/durable/fuzz/json?offset=-1&live={Uri.EscapeDataString(v.Item2)}&cursor={Uri.EscapeDataString(v.Item2)}"),
             };
         });
-        await SendAllAsync(server, cases, Shape.Any);
+        await SendAllAsync(server, cases, Shape.Text);
     }
 
     [Fact]
@@ -240,7 +253,75 @@ public sealed class DoorFuzzTests
         var cases = arguments.Select(a => Mcp(Encoding.UTF8.GetBytes($"{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{{\"name\":\"{a.Item1}\",\"arguments\":")
                 .Concat(a.Item2).Concat("}}"u8.ToArray()).ToArray()))
             .Concat(envelopes.Select(Mcp));
-        await SendAllAsync(server, cases, Shape.Any);
+        await SendAllAsync(server, cases, Shape.JsonRpc);
+    }
+
+    // Methods a route does not take: the last-resort status pages answer them, in the door's own shape.
+    [Theory]
+    [InlineData("GET", "/v1/messages", null, Shape.Anthropic)]
+    [InlineData("DELETE", "/v1/responses", null, Shape.OpenAi)]
+    [InlineData("PUT", "/mcp", null, Shape.JsonRpc)]
+    public async Task Status_pages_answer_in_the_doors_shape(string method, string path, string? body, Shape shape)
+    {
+        await using var server = await TestServer.StartAsync();
+        var request = () =>
+        {
+            var message = new HttpRequestMessage(new HttpMethod(method), path);
+            if (body is not null)
+            {
+                message.Content = new StringContent(body, Encoding.UTF8, "application/json");
+            }
+
+            message.Headers.TryAddWithoutValidation("Accept", "application/json, text/event-stream");
+            return message;
+        };
+
+        using (var probe = request())
+        {
+            using var response = await server.Client.SendAsync(probe);
+            Assert.InRange((int)response.StatusCode, 400, 499);
+        }
+
+        await SendAllAsync(server, [request], shape);
+    }
+
+    // A chunked body with a chunk size that is not hex: Kestrel throws while the door reads it, and the last-resort
+    // exception handler answers — in the door's own shape, as a 400, not a 500.
+    [Theory]
+    [InlineData("/v1/messages", Shape.Anthropic)]
+    [InlineData("/v1/responses", Shape.OpenAi)]
+    [InlineData("/v1/chat/completions", Shape.OpenAi)]
+    [InlineData("/v1/completions", Shape.OpenAi)]
+    public async Task An_unreadable_body_gets_a_400_in_the_doors_shape(string path, Shape shape)
+    {
+        await using var server = await TestServer.StartAsync();
+        using var timeout = new CancellationTokenSource(CaseTimeout);
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await socket.ConnectAsync(server.Address.Host, server.Address.Port, timeout.Token);
+        var request = $"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.Address.Port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nf\r\n{{\"model\":\"sim\",\r\nzz\r\n";
+        await socket.SendAsync(Encoding.ASCII.GetBytes(request), System.Net.Sockets.SocketFlags.None, timeout.Token);
+
+        var received = new MemoryStream();
+        var buffer = new byte[4096];
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, timeout.Token)) > 0)
+        {
+            received.Write(buffer, 0, read);
+        }
+
+        var text = Encoding.UTF8.GetString(received.ToArray());
+        Assert.StartsWith("HTTP/1.1 400", text, StringComparison.Ordinal);
+        var split = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        var headers = text[..split];
+        var body = text[(split + 4)..];
+        if (headers.Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            // One chunk: "<hex>\r\n<data>\r\n0\r\n\r\n".
+            var size = body.IndexOf("\r\n", StringComparison.Ordinal);
+            body = body.Substring(size + 2, Convert.ToInt32(body[..size], 16));
+        }
+
+        AssertShape(shape, 400, body, "application/json", $"POST {path} with a bad chunk");
     }
 
     [Fact]
