@@ -75,6 +75,7 @@ internal static class TokenflowMcpExtensions
                     + "and wait_ms to wait for new text), and cancel_stream once you have what you need.";
             })
             .WithResources<StreamResource>()
+            .WithRequestFilters(filters => filters.AddCallToolFilter(Operations.McpRateLimitFilter.Filter))
             .WithSubscribeToResourcesHandler((request, cancellationToken) => request.Services!.GetRequiredService<McpSubscriptions>().SubscribeAsync(request, cancellationToken))
             .WithUnsubscribeFromResourcesHandler((request, cancellationToken) => request.Services!.GetRequiredService<McpSubscriptions>().UnsubscribeAsync(request, cancellationToken));
     }

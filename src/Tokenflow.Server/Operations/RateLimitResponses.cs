@@ -17,12 +17,6 @@ internal static class RateLimitResponses
         var refusal = (rejected.Lease as TokenflowRateLimiter.Lease)?.Refusal
             ?? new RateLimitRefusal("requests", "Rate limit reached.", TimeSpan.FromSeconds(1));
         context.Response.Headers.RetryAfter = RateLimits.Seconds(refusal.RetryAfter).ToString(CultureInfo.InvariantCulture);
-        if (context.Request.Path.StartsWithSegments("/mcp", StringComparison.Ordinal))
-        {
-            await DoorErrors.WriteJsonRpcAsync(context.Response, StatusCodes.Status429TooManyRequests, DoorErrors.JsonRpcServerError, refusal.Message);
-            return;
-        }
-
         await DoorErrors.WriteAsync(context, ToOpenAiError(refusal));
     }
 }

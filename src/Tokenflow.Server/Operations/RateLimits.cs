@@ -17,9 +17,9 @@ internal sealed partial class RateLimits(IOptions<RateLimitOptions> options, Rat
     public static string PartitionOf(HttpContext context)
         => ApiKeys.OwnerOf(context) is { } owner ? "key:" + owner : "ip:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
 
-    /// <summary>True for the requests the limits apply to: the API (<c>/v1</c>) and <c>/mcp</c>.</summary>
+    /// <summary>True for the HTTP requests the limits apply to: the API (<c>/v1</c>). MCP counts its tool calls instead (<see cref="McpRateLimitFilter"/>).</summary>
     public static bool Applies(HttpContext context)
-        => context.Request.Path.StartsWithSegments("/v1", StringComparison.Ordinal) || context.Request.Path.StartsWithSegments("/mcp", StringComparison.Ordinal);
+        => context.Request.Path.StartsWithSegments("/v1", StringComparison.Ordinal);
 
     /// <summary>True for requests that may start a generation (the token limit refuses those).</summary>
     public static bool MayGenerate(HttpContext context) => HttpMethods.IsPost(context.Request.Method);
