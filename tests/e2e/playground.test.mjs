@@ -128,15 +128,22 @@ if (apiKey) {
     await page.close();
   });
 
-  await check('the WebSocket door with a key fails with an explanation, not a hang', async () => {
+  await check('the WebSocket door with a key streams (the key travels as a subprotocol); a wrong key fails with an explanation', async () => {
     const page = await openPage();
     await byId(page, 'api-key').fill(apiKey);
     await byId(page, 'api-key').dispatchEvent('change');
     await waitModels(page);
-    await fill(page, { seed: 1, maxTokens: 10, tps: 0, door: 'ws' });
+    await fill(page, { seed: 12, maxTokens: 30, tps: 0, door: 'ws' });
     await byId(page, 'send').click();
-    assert(await waitStatus(page, 'completed', 'failed', 'cancelled') === 'failed', `status ${await text(page, 'status')}`);
-    assert((await text(page, 'error')).includes('use the SSE door'), `error: ${await text(page, 'error')}`);
+    assert(await waitStatus(page, 'completed', 'failed', 'cancelled') === 'completed', `status ${await text(page, 'status')}: ${await text(page, 'error')}`);
+    const expected = await reference(12, 30);
+    assert(await text(page, 'output') === expected, `page ${JSON.stringify(await text(page, 'output'))} != server ${JSON.stringify(expected)}`);
+    assert(await serverStatus(await text(page, 'stream-id')) === 'completed', 'the stream is not completed for this key');
+
+    await byId(page, 'api-key').fill(`${apiKey}-wrong`);
+    await byId(page, 'send').click();
+    assert(await waitStatus(page, 'completed', 'failed', 'cancelled') === 'failed', `status with a wrong key ${await text(page, 'status')}`);
+    assert((await text(page, 'error')).includes('check the API key'), `error: ${await text(page, 'error')}`);
     await page.close();
   });
 

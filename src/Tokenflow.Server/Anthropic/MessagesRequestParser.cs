@@ -66,23 +66,24 @@ internal sealed class MessagesRequestParser(ModelCatalog catalog, IOptions<Token
 
         var stream = root.TryGetProperty("stream", out var streamValue) && streamValue.ValueKind == JsonValueKind.True;
         var background = root.TryGetProperty("background", out var bg) && bg.ValueKind == JsonValueKind.True;
-        long? seed = root.TryGetProperty("seed", out var seedValue) && seedValue.ValueKind == JsonValueKind.Number && seedValue.TryGetInt64(out var s) ? s : null;
-        TimeSpan? grace = null;
-        if (root.TryGetProperty("resume_grace_ms", out var graceValue) && graceValue.ValueKind != JsonValueKind.Null)
+        if (!root.TryGetOptionalInt64("seed", long.MinValue, long.MaxValue, out var seed))
         {
-            if (!graceValue.TryGetInt32(out var ms) || ms < 0 || ms > _options.MaxResumeGrace.TotalMilliseconds)
-            {
-                return OpenAiError.Invalid($"resume_grace_ms: must be between 0 and {(long)_options.MaxResumeGrace.TotalMilliseconds}.", "resume_grace_ms", "invalid_value");
-            }
-
-            grace = TimeSpan.FromMilliseconds(ms);
+            return OpenAiError.Invalid("seed: must be an integer.", "seed", "invalid_value");
         }
+
+        if (!root.TryGetOptionalInt64("resume_grace_ms", 0, (long)_options.MaxResumeGrace.TotalMilliseconds, out var graceMs))
+        {
+            return OpenAiError.Invalid($"resume_grace_ms: must be an integer between 0 and {(long)_options.MaxResumeGrace.TotalMilliseconds}.", "resume_grace_ms", "invalid_value");
+        }
+
+        TimeSpan? grace = graceMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null;
 
         if (!catalog.TryGet(model!, out var entry))
         {
             return OpenAiError.ModelNotFound(model!);
         }
 
+        var pacing = root.SimPacing();
         var backend = new BackendRequest
         {
             Model = entry.Id,
@@ -93,8 +94,8 @@ internal sealed class MessagesRequestParser(ModelCatalog catalog, IOptions<Token
             Seed = seed,
             Tools = tools,
             ToolChoice = toolChoice,
-            SimTokensPerSecond = root.TryGetProperty("sim_tokens_per_second", out var tps) && tps.TryGetDouble(out var rate) && double.IsFinite(rate) && rate > 0 ? rate : 0,
-            SimTtftMs = root.TryGetProperty("sim_ttft_ms", out var ttft) && ttft.TryGetInt32(out var ttftMs) && ttftMs is > 0 and <= 600_000 ? ttftMs : 0,
+            SimTokensPerSecond = pacing.TokensPerSecond,
+            SimTtftMs = pacing.TtftMs,
         };
         var generation = new GenerationOptions
         {
@@ -298,19 +299,5 @@ internal sealed class MessagesRequestParser(ModelCatalog catalog, IOptions<Token
     }
 
     private static OpenAiError? ReadNumber(JsonElement root, string name, float min, float max, out float? value)
-    {
-        value = null;
-        if (!root.TryGetProperty(name, out var element) || element.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        if (element.ValueKind != JsonValueKind.Number || !element.TryGetSingle(out var v) || !float.IsFinite(v) || v < min || v > max)
-        {
-            return OpenAiError.Invalid($"{name}: must be a number between {min} and {max}.", name, "invalid_value");
-        }
-
-        value = v;
-        return null;
-    }
+        => root.TryGetOptionalSingle(name, min, max, minExclusive: false, out value) ? null : OpenAiError.Invalid($"{name}: must be a number between {min} and {max}.", name, "invalid_value");
 }

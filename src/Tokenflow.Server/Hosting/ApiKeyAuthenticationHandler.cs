@@ -8,7 +8,8 @@ using Tokenflow.Server.OpenAi;
 namespace Tokenflow.Server.Hosting;
 
 /// <summary>
-/// Authenticates <c>Authorization: Bearer &lt;key&gt;</c> (or Anthropic's <c>x-api-key</c>) against the configured
+/// Authenticates <c>Authorization: Bearer &lt;key&gt;</c> (or Anthropic's <c>x-api-key</c>, or on a WebSocket handshake
+/// the subprotocol <see cref="WebSocketProtocolKey"/>, since browsers cannot set headers there) against the configured
 /// API keys. A match yields a principal whose <see cref="ClaimTypes.NameIdentifier"/> is the key's owner id
 /// (<see cref="ApiKeys.OwnerId"/>); a challenge answers 401 with the OpenAI error object, as OpenAI does (on
 /// <c>/v1/messages</c>, Anthropic's error shape).
@@ -55,6 +56,12 @@ internal sealed class ApiKeyAuthenticationHandler(IOptionsMonitor<ApiKeyAuthenti
     private string BearerKey()
     {
         var header = Request.Headers.Authorization.ToString();
-        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : Request.Headers["x-api-key"].ToString().Trim();
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return header[7..].Trim();
+        }
+
+        var apiKey = Request.Headers["x-api-key"].ToString().Trim();
+        return apiKey.Length > 0 ? apiKey : WebSocketProtocolKey.Find(Request.Headers.SecWebSocketProtocol) ?? string.Empty;
     }
 }

@@ -40,4 +40,56 @@ internal static class JsonRequestBody
         value = element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
         return value is not null;
     }
+
+    /// <summary>
+    /// The optional number member <paramref name="name"/>: true with null when absent or JSON null; true with the value
+    /// when it is a finite number in [<paramref name="min"/>, <paramref name="max"/>] (above <paramref name="min"/> when
+    /// <paramref name="minExclusive"/>); false for anything else (another JSON type included), so the caller answers
+    /// with a 400 naming the field.
+    /// </summary>
+    public static bool TryGetOptionalSingle(this JsonElement root, string name, float min, float max, bool minExclusive, out float? value)
+    {
+        value = null;
+        if (!root.TryGetProperty(name, out var element) || element.ValueKind == JsonValueKind.Null)
+        {
+            return true;
+        }
+
+        if (element.ValueKind != JsonValueKind.Number || !element.TryGetSingle(out var v) || !float.IsFinite(v) || v > max || (minExclusive ? v <= min : v < min))
+        {
+            return false;
+        }
+
+        value = v;
+        return true;
+    }
+
+    /// <summary>As <see cref="TryGetOptionalSingle"/>, for an integer member in [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public static bool TryGetOptionalInt64(this JsonElement root, string name, long min, long max, out long? value)
+    {
+        value = null;
+        if (!root.TryGetProperty(name, out var element) || element.ValueKind == JsonValueKind.Null)
+        {
+            return true;
+        }
+
+        if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt64(out var v) || v < min || v > max)
+        {
+            return false;
+        }
+
+        value = v;
+        return true;
+    }
+
+    /// <summary>
+    /// <c>sim_tokens_per_second</c> and <c>sim_ttft_ms</c> (model <c>sim</c> only), as the JSON-document doors read them:
+    /// leniently — a value of the wrong type or out of range is ignored (0), never an error.
+    /// </summary>
+    public static (double TokensPerSecond, int TtftMs) SimPacing(this JsonElement root)
+    {
+        var rate = root.TryGetOptionalSingle("sim_tokens_per_second", 0, float.MaxValue, minExclusive: true, out var r) && r is { } tps ? tps : 0;
+        var ttft = root.TryGetOptionalInt64("sim_ttft_ms", 1, 600_000, out var t) && t is { } ms ? (int)ms : 0;
+        return (rate, ttft);
+    }
 }

@@ -77,34 +77,19 @@ internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<Toke
             return error;
         }
 
-        var maxTokens = _options.DefaultMaxTokens;
-        if (root.TryGetProperty("max_output_tokens", out var max) && max.ValueKind != JsonValueKind.Null)
+        if (!root.TryGetOptionalInt64("max_output_tokens", 1, _options.MaxTokensLimit, out var max))
         {
-            if (!max.TryGetInt32(out maxTokens) || maxTokens < 1 || maxTokens > _options.MaxTokensLimit)
-            {
-                return OpenAiError.Invalid($"'max_output_tokens' must be between 1 and {_options.MaxTokensLimit}.", "max_output_tokens", "invalid_value");
-            }
+            return OpenAiError.Invalid($"'max_output_tokens' must be an integer between 1 and {_options.MaxTokensLimit}.", "max_output_tokens", "invalid_value");
         }
 
-        float? temperature = null, topP = null;
-        if (root.TryGetProperty("temperature", out var t) && t.ValueKind != JsonValueKind.Null)
+        if (!root.TryGetOptionalSingle("temperature", 0, 2, minExclusive: false, out var temperature))
         {
-            if (!t.TryGetSingle(out var v) || v < 0 || v > 2)
-            {
-                return OpenAiError.Invalid("'temperature' must be between 0 and 2.", "temperature", "invalid_value");
-            }
-
-            temperature = v;
+            return OpenAiError.Invalid("'temperature' must be a number between 0 and 2.", "temperature", "invalid_value");
         }
 
-        if (root.TryGetProperty("top_p", out var p) && p.ValueKind != JsonValueKind.Null)
+        if (!root.TryGetOptionalSingle("top_p", 0, 1, minExclusive: true, out var topP))
         {
-            if (!p.TryGetSingle(out var v) || v <= 0 || v > 1)
-            {
-                return OpenAiError.Invalid("'top_p' must be greater than 0 and at most 1.", "top_p", "invalid_value");
-            }
-
-            topP = v;
+            return OpenAiError.Invalid("'top_p' must be a number greater than 0 and at most 1.", "top_p", "invalid_value");
         }
 
         if (!catalog.TryGet(model!, out var entry))
@@ -112,7 +97,11 @@ internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<Toke
             return OpenAiError.ModelNotFound(model!);
         }
 
-        long? seed = root.TryGetProperty("seed", out var seedValue) && seedValue.TryGetInt64(out var s) ? s : null;
+        if (!root.TryGetOptionalInt64("seed", long.MinValue, long.MaxValue, out var seed))
+        {
+            return OpenAiError.Invalid("'seed' must be an integer.", "seed", "invalid_value");
+        }
+
         var background = root.TryGetProperty("background", out var bg) && bg.ValueKind == JsonValueKind.True;
         if (background && !store)
         {
@@ -120,19 +109,20 @@ internal sealed class ResponsesRequestParser(ModelCatalog catalog, IOptions<Toke
         }
 
         var stream = root.TryGetProperty("stream", out var st) && st.ValueKind == JsonValueKind.True;
+        var pacing = root.SimPacing();
         var backend = new BackendRequest
         {
             Model = entry.Id,
             Messages = messages,
-            MaxTokens = entry.Id == Tokenflow.Core.Sim.SimBackend.ModelId && max.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null ? 64 : maxTokens,
+            MaxTokens = max is { } maxTokens ? (int)maxTokens : entry.Id == Tokenflow.Core.Sim.SimBackend.ModelId ? 64 : _options.DefaultMaxTokens,
             Temperature = temperature,
             TopP = topP,
             Seed = seed,
             Tools = tools,
             ToolChoice = toolChoice,
             ResponseFormat = format,
-            SimTokensPerSecond = root.TryGetProperty("sim_tokens_per_second", out var tps) && tps.TryGetDouble(out var rate) && double.IsFinite(rate) && rate > 0 ? rate : 0,
-            SimTtftMs = root.TryGetProperty("sim_ttft_ms", out var ttft) && ttft.TryGetInt32(out var ttftMs) && ttftMs is > 0 and <= 600_000 ? ttftMs : 0,
+            SimTokensPerSecond = pacing.TokensPerSecond,
+            SimTtftMs = pacing.TtftMs,
         };
         var generation = new GenerationOptions
         {

@@ -12,7 +12,10 @@ internal static class WebSocketEndpoints
                 return;
             }
 
-            using var socket = await context.WebSockets.AcceptWebSocketAsync();
+            // A browser that offered subprotocols (the key-carrying one among them) fails the handshake unless the
+            // server selects one: select ours, never the entry with the key.
+            var protocol = context.WebSockets.WebSocketRequestedProtocols.Contains(Hosting.WebSocketProtocolKey.Protocol) ? Hosting.WebSocketProtocolKey.Protocol : null;
+            using var socket = await context.WebSockets.AcceptWebSocketAsync(protocol);
             var session = ActivatorUtilities.CreateInstance<WebSocketSession>(context.RequestServices, socket);
             session.Owner = Hosting.ApiKeys.OwnerOf(context);
             session.RateLimitPartition = Operations.RateLimits.PartitionOf(context);

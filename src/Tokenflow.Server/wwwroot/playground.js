@@ -480,10 +480,19 @@
     return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/v1/ws`;
   }
 
+  // Browsers cannot set Authorization on a WebSocket: the key travels as a subprotocol,
+  // tokenflow.bearer.<base64url(key)>, next to tokenflow.v1 (the one the server selects).
+  function socketProtocols() {
+    const key = ui.apiKey.value.trim();
+    if (!key) return undefined;
+    const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(key)));
+    return ['tokenflow.v1', `tokenflow.bearer.${b64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`];
+  }
+
   function runSocket(r, firstMessage) {
     return new Promise((resolve) => {
       const connect = (message) => {
-        const socket = new WebSocket(socketUrl());
+        const socket = new WebSocket(socketUrl(), socketProtocols());
         r.socket = socket;
         let opened = false;
         socket.onopen = () => { opened = true; socket.send(JSON.stringify(message())); };
@@ -516,7 +525,7 @@
             return;
           }
           if (!opened && ui.apiKey.value.trim()) {
-            r.error = 'The WebSocket was refused. Browsers cannot send an Authorization header on a WebSocket, so with API keys use the SSE door.';
+            r.error = 'The WebSocket was refused: check the API key.';
           } else {
             r.error = r.error ?? 'The WebSocket closed before the stream ended.';
           }

@@ -142,6 +142,9 @@ public sealed class MessagesEndpointsTests
     [InlineData("""{"model":"sim","max_tokens":5,"messages":[{"role":"system","content":"x"}]}""", 400, "invalid_request_error", "role")]
     [InlineData("""{"model":"sim","max_tokens":5,"messages":[{"role":"user","content":"x"}],"tool_choice":{"type":"any"}}""", 400, "invalid_request_error", "tool_choice")]
     [InlineData("""{"model":"sim","max_tokens":5""", 400, "invalid_request_error", "JSON")]
+    [InlineData("""{"model":"sim","max_tokens":5,"messages":[{"role":"user","content":"x"}],"resume_grace_ms":"x"}""", 400, "invalid_request_error", "resume_grace_ms")]
+    [InlineData("""{"model":"sim","max_tokens":5,"messages":[{"role":"user","content":"x"}],"seed":"x"}""", 400, "invalid_request_error", "seed")]
+    [InlineData("""{"model":"sim","max_tokens":5,"messages":[{"role":"user","content":"x"}],"temperature":"hot"}""", 400, "invalid_request_error", "temperature")]
     public async Task Bad_requests_get_anthropic_error_shapes(string body, int status, string type, string mentions)
     {
         await using var server = await TestServer.StartAsync();

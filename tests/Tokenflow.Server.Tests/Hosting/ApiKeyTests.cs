@@ -61,4 +61,45 @@ public sealed class ApiKeyTests
         var message = JsonDocument.Parse(buffer.AsMemory(0, received.Count)).RootElement;
         Assert.Equal("stream_not_found", message.GetProperty("error").GetProperty("code").GetString());
     }
+
+    [Fact]
+    public async Task A_browser_WebSocket_sends_its_key_as_a_subprotocol_and_the_server_selects_only_tokenflow_v1()
+    {
+        await using var server = await TestServer.StartAsync(Keys);
+        var uri = new UriBuilder(server.Address) { Scheme = "ws", Path = "/v1/ws" }.Uri;
+        static string Protocol(string key) => "tokenflow.bearer." + Convert.ToBase64String(Encoding.UTF8.GetBytes(key)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+        // The key made the stream; the socket that carries it as a subprotocol may read it.
+        using var create = await server.Client.SendAsync(Request(HttpMethod.Post, "/v1/chat/completions", "key-one", new { model = "sim", messages = new[] { new { role = "user", content = "hi" } }, max_tokens = 3, seed = 2 }));
+        var id = create.Headers.GetValues("X-Stream-Id").Single();
+        using (var socket = new ClientWebSocket())
+        {
+            socket.Options.AddSubProtocol("tokenflow.v1");
+            socket.Options.AddSubProtocol(Protocol("key-one"));
+            await socket.ConnectAsync(uri, CancellationToken.None);
+            Assert.Equal("tokenflow.v1", socket.SubProtocol);
+            await socket.SendAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { type = "subscribe", stream_id = id })), WebSocketMessageType.Text, true, CancellationToken.None);
+            var buffer = new byte[8192];
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            string type;
+            do
+            {
+                var received = await socket.ReceiveAsync(buffer, timeout.Token);
+                type = JsonDocument.Parse(buffer.AsMemory(0, received.Count)).RootElement.GetProperty("type").GetString()!;
+                Assert.NotEqual("error", type);
+            }
+            while (type != "done");
+        }
+
+        // A wrong or undecodable key in the subprotocol is refused like a wrong bearer token.
+        foreach (var protocol in new[] { Protocol("key-three"), "tokenflow.bearer.!!not-base64!!" })
+        {
+            using var refused = new ClientWebSocket();
+            refused.Options.AddSubProtocol("tokenflow.v1");
+            refused.Options.AddSubProtocol(protocol);
+            refused.Options.CollectHttpResponseDetails = true;
+            await Assert.ThrowsAsync<WebSocketException>(() => refused.ConnectAsync(uri, CancellationToken.None));
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.HttpStatusCode);
+        }
+    }
 }

@@ -201,6 +201,12 @@ public sealed class ResponsesEndpointsTests
     [InlineData("""{"model":"sim","input":"x","store":"no"}""", "store")]
     [InlineData("""{"model":"sim","input":"x","store":false,"background":true}""", "store")]
     [InlineData("""{"model":"sim","input":"x","max_output_tokens":0}""", "max_output_tokens")]
+    // A number of the wrong JSON type names its field (it once read as "a string that is not valid UTF-16").
+    [InlineData("""{"model":"sim","input":"x","max_output_tokens":"5"}""", "max_output_tokens")]
+    [InlineData("""{"model":"sim","input":"x","temperature":"hot"}""", "temperature")]
+    [InlineData("""{"model":"sim","input":"x","top_p":[1]}""", "top_p")]
+    [InlineData("""{"model":"sim","input":"x","seed":"x"}""", "seed")]
+    [InlineData("""{"model":"sim","input":"x","seed":1.5}""", "seed")]
     public async Task Bad_requests_are_a_400_naming_the_field(string body, string param)
     {
         await using var server = await TestServer.StartAsync();
