@@ -1,14 +1,14 @@
 using System.Text.Json;
 using Tokenflow.Server.Anthropic;
-using Tokenflow.Server.Durable;
 using Tokenflow.Server.OpenAi;
 
 namespace Tokenflow.Server.Operations;
 
 /// <summary>
 /// Writes an error that no door handled itself (the last-resort handlers, a rate-limit refusal) in the shape of
-/// the door the request came to: Anthropic's on <c>/v1/messages</c>, JSON-RPC's on <c>/mcp</c>, short text on the
-/// Durable Streams door, the OpenAI error object everywhere else (chat, completions, Responses, streams).
+/// the door the request came to: Anthropic's on <c>/v1/messages</c>, JSON-RPC's on <c>/mcp</c>, the OpenAI error
+/// object everywhere else (chat, completions, Responses, streams, and the Durable Streams door, whose store
+/// failures clients read as <c>{"error":{"code":"store_unavailable"}}</c>).
 /// </summary>
 internal static class DoorErrors
 {
@@ -29,10 +29,6 @@ internal static class DoorErrors
         else if (path.StartsWithSegments("/mcp", StringComparison.Ordinal))
         {
             await WriteJsonRpcAsync(context.Response, error.Status, error.Status < 500 ? JsonRpcInvalidRequest : JsonRpcServerError, error.Message).ConfigureAwait(false);
-        }
-        else if (path.StartsWithSegments(DurableStreamEndpoints.Prefix, StringComparison.Ordinal))
-        {
-            await DurableResponses.FailAsync(context.Response, error.Status, error.Message).ConfigureAwait(false);
         }
         else
         {
