@@ -1,5 +1,4 @@
 using System.Net.ServerSentEvents;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Tokenflow.Core.Backends;
 using Tokenflow.Core.Streams;
