@@ -20,8 +20,10 @@ namespace Tokenflow.Benchmarks;
 /// process configured with that upstream, in the same run. Reports TTFT and per-token delivery latency
 /// (write → client receipt), p50/p99, both ways and the difference; then 1000 concurrent paced streams
 /// through the gateway: tokens lost and the gateway process' resident memory per open stream.
-/// Run: <c>dotnet run -c Release --project bench/Tokenflow.Benchmarks -- gateway [requests] [streams]</c>
-/// (needs <c>src/Tokenflow.Server</c> built in Release, which building this project does).
+/// Run: <c>dotnet run -c Release --project bench/Tokenflow.Benchmarks -- gateway [requests] [streams] [NAME=VALUE …]</c>
+/// (needs <c>src/Tokenflow.Server</c> built in Release, which building this project does); each <c>NAME=VALUE</c> is
+/// set in the gateway process' environment only (e.g. <c>DOTNET_gcServer=1</c>), so runtime settings can be
+/// compared while the client and the upstream stay as they are.
 /// </summary>
 internal static class GatewayLatency
 {
@@ -29,16 +31,17 @@ internal static class GatewayLatency
     private const int PacedTokens = 100;
     private static readonly TimeSpan PacedGap = TimeSpan.FromMilliseconds(50);
 
-    public static async Task RunAsync(int requests, int streams)
+    public static async Task RunAsync(int requests, int streams, IReadOnlyList<string> gatewayEnvironment)
     {
         await using var upstream = await StartUpstreamAsync();
-        using var gateway = StartGateway(upstream);
+        using var gateway = StartGateway(upstream, gatewayEnvironment);
         using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, UseProxy = false }) { Timeout = Timeout.InfiniteTimeSpan };
         await WaitUntilUpAsync(client, gateway.Url);
 
         var direct = $"{upstream.Url}v1/chat/completions";
         var proxied = $"{gateway.Url}v1/chat/completions";
-        Console.WriteLine($"upstream {upstream.Url} (in-process Kestrel), gateway {gateway.Url} (Tokenflow.Server process {gateway.Process.Id})");
+        Console.WriteLine($"upstream {upstream.Url} (in-process Kestrel), gateway {gateway.Url} (Tokenflow.Server process {gateway.Process.Id}{(gatewayEnvironment.Count > 0 ? ", " + string.Join(' ', gatewayEnvironment) : string.Empty)})");
+        Console.WriteLine($"client GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, {System.Runtime.GCSettings.LatencyMode}; load average {File.ReadAllText("/proc/loadavg").Trim()}");
 
         // Warm both paths (JIT, connection pools), then interleave them request by request.
         for (var i = 0; i < 50; i++)
@@ -217,7 +220,7 @@ internal static class GatewayLatency
         await output.FlushAsync();
     }
 
-    private static GatewayProcess StartGateway(Upstream upstream)
+    private static GatewayProcess StartGateway(Upstream upstream, IReadOnlyList<string> environment)
     {
         var root = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(root, "Tokenflow.slnx")))
@@ -237,6 +240,11 @@ internal static class GatewayLatency
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        foreach (var setting in environment)
+        {
+            var equals = setting.IndexOf('=', StringComparison.Ordinal);
+            info.Environment[setting[..equals]] = setting[(equals + 1)..];
+        }
         var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the gateway.");
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"gateway: {e.Data}"); };

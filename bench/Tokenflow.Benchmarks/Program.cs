@@ -11,7 +11,8 @@ if (args is ["gateway", ..])
 {
     await Tokenflow.Benchmarks.GatewayLatency.RunAsync(
         args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200,
-        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1000);
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1000,
+        [.. args.Skip(3).Where(a => a.Contains('=', StringComparison.Ordinal))]);
     return;
 }
 

@@ -41,6 +41,7 @@ internal sealed class Upstream : IDisposable
 
         handler ??= new SocketsHttpHandler
         {
+            // Nagle is already off: SocketsHttpHandler's default connect creates its sockets with NoDelay.
             ConnectTimeout = options.ConnectTimeout,
             PooledConnectionLifetime = TimeSpan.FromMinutes(10),
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),

@@ -93,13 +93,8 @@ internal sealed partial class UpstreamBackend : IModelBackend
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            error = timeout.IsCancellationRequested ? UpstreamErrors.Timeout(upstream.Name, upstream.Options.TtftTimeout).Error
-                : ex switch
-                {
-                    ModelBackendException backend => backend.Error,
-                    HttpRequestException or IOException => UpstreamErrors.Unavailable(upstream.Name, ex).Error,
-                    _ => UpstreamErrors.Invalid(upstream.Name, ex).Error,
-                };
+            error = (timeout.IsCancellationRequested ? UpstreamErrors.Timeout(upstream.Name, upstream.Options.TtftTimeout)
+                : UpstreamErrors.FromException(upstream.Name, ex, afterFirstToken: false))!.Error;
         }
         catch
         {
@@ -125,13 +120,10 @@ internal sealed partial class UpstreamBackend : IModelBackend
             // A cancel that surfaced as a broken connection is still a cancel.
             throw new OperationCanceledException(ex.Message, ex, cancellationToken);
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is not ModelBackendException && !cancellationToken.IsCancellationRequested
+            && UpstreamErrors.FromException(route.Upstream.Name, ex, afterFirstToken: true) is { } mapped)
         {
-            throw UpstreamErrors.Disconnected(route.Upstream.Name, ex);
-        }
-        catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or FormatException && !cancellationToken.IsCancellationRequested)
-        {
-            throw UpstreamErrors.Invalid(route.Upstream.Name, ex);
+            throw mapped;
         }
     }
 

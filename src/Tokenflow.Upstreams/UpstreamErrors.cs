@@ -25,6 +25,19 @@ internal static class UpstreamErrors
     public static ModelBackendException InStream(string upstream, ProviderError error)
         => new(Create(upstream, error.Status ?? StatusFor(error.Type), error.Message, error.Type, error.Code, null));
 
+    /// <summary>
+    /// The client-facing error for an exception out of an attempt (not a cancel the caller asked for). Before the
+    /// first token any failure maps (a broken connection means the upstream is unavailable); after it, a broken
+    /// connection means the stream was cut off, and an exception that is none of these is not mapped (null).
+    /// </summary>
+    public static ModelBackendException? FromException(string upstream, Exception ex, bool afterFirstToken) => ex switch
+    {
+        ModelBackendException backend => backend,
+        HttpRequestException or IOException => afterFirstToken ? Disconnected(upstream, ex) : Unavailable(upstream, ex),
+        System.Text.Json.JsonException or InvalidOperationException or FormatException => Invalid(upstream, ex),
+        _ => afterFirstToken ? null : Invalid(upstream, ex),
+    };
+
     public static ModelBackendException Unavailable(string upstream, Exception ex)
         => new(new StreamError($"Upstream '{upstream}' could not be reached: {ex.Message}", "server_error", "upstream_unavailable") { Status = 502 }, ex);
 

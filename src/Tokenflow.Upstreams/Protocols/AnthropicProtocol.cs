@@ -1,5 +1,3 @@
-using System.Net.ServerSentEvents;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Tokenflow.Core.Backends;
 using Tokenflow.Core.Streams;
@@ -18,7 +16,7 @@ internal sealed class AnthropicProtocol : UpstreamProtocol
     public const int DefaultMaxTokens = 4096;
 
     public override HttpRequestMessage CreateGenerateRequest(Uri baseUri, BackendRequest request, string modelId)
-        => Post(new Uri(baseUri, "v1/messages"), w =>
+        => Post(Resolve(baseUri, "v1/messages"), w =>
         {
             w.WriteStartObject();
             w.WriteString("model"u8, modelId);
@@ -199,27 +197,7 @@ internal sealed class AnthropicProtocol : UpstreamProtocol
         }
     }
 
-    public override async IAsyncEnumerable<TokenPiece> ReadAsync(Stream body, BackendRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        using var state = new EventParser(request, UpstreamName);
-        var parser = SseParser.Create(body, state.Parse);
-        await foreach (var _ in parser.EnumerateAsync(cancellationToken).ConfigureAwait(false))
-        {
-            var batch = state.Batch;
-            for (var i = 0; i < batch.Count; i++)
-            {
-                yield return batch[i];
-            }
-
-            if (state.Stopped)
-            {
-                await DrainAsync(body, cancellationToken).ConfigureAwait(false);
-                yield break;
-            }
-        }
-
-        throw UpstreamErrors.Incomplete(UpstreamName);
-    }
+    protected override StreamParser CreateParser(BackendRequest request) => new EventParser(request, UpstreamName);
 
     public override HttpRequestMessage CreateModelListRequest(Uri baseUri) => new(HttpMethod.Get, new Uri(baseUri, "v1/models?limit=1000"));
 
@@ -233,23 +211,18 @@ internal sealed class AnthropicProtocol : UpstreamProtocol
         ToolUse,
     }
 
-    private sealed class EventParser(BackendRequest request, string upstream) : IDisposable
+    private sealed class EventParser(BackendRequest request, string upstream) : StreamParser
     {
         private BlockKind[] _blocks = new BlockKind[4];
         private int[] _toolIndex = new int[4];
         private int _toolCalls;
         private int _inputTokens;
 
-        public PieceBatch Batch { get; } = new();
-
-        public bool Stopped { get; private set; }
-
-        public bool Parse(string eventType, ReadOnlySpan<byte> data)
+        protected override void ParseItem(string eventType, ReadOnlySpan<byte> data)
         {
-            Batch.Clear();
             if (data.IsEmpty)
             {
-                return true;
+                return;
             }
 
             var reader = new Utf8JsonReader(data);
@@ -320,13 +293,11 @@ internal sealed class AnthropicProtocol : UpstreamProtocol
                     ReadMessageStart(ref content);
                     break;
                 case EventKind.MessageStop:
-                    Stopped = true;
+                    Ended = true;
                     break;
                 case EventKind.Error:
                     throw UpstreamErrors.InStream(upstream, ProviderError.Parse(data));
             }
-
-            return true;
         }
 
         private void ReadBlockStart(ref Utf8JsonReader reader, int index)
@@ -499,7 +470,6 @@ internal sealed class AnthropicProtocol : UpstreamProtocol
             }
         }
 
-        public void Dispose() => Batch.Dispose();
 
         private enum EventKind : byte
         {

@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Tokenflow.Core.Backends;
 using Tokenflow.Core.Streams;
@@ -17,7 +15,7 @@ internal sealed class OllamaProtocol : UpstreamProtocol
     public override HttpRequestMessage CreateGenerateRequest(Uri baseUri, BackendRequest request, string modelId)
     {
         var chat = request.Prompt is null;
-        return Post(new Uri(baseUri, chat ? "api/chat" : "api/generate"), w =>
+        return Post(Resolve(baseUri, chat ? "api/chat" : "api/generate"), w =>
         {
             w.WriteStartObject();
             w.WriteString("model"u8, modelId);
@@ -150,87 +148,20 @@ internal sealed class OllamaProtocol : UpstreamProtocol
         w.WriteEndArray();
     }
 
-    public override async IAsyncEnumerable<TokenPiece> ReadAsync(Stream body, BackendRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        using var state = new LineParser(request, UpstreamName);
-        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        try
-        {
-            int start = 0, end = 0;
-            while (true)
-            {
-                var newline = buffer.AsSpan(start, end - start).IndexOf((byte)'\n');
-                if (newline < 0)
-                {
-                    if (start > 0)
-                    {
-                        buffer.AsSpan(start, end - start).CopyTo(buffer);
-                        end -= start;
-                        start = 0;
-                    }
+    protected override bool Ndjson => true;
 
-                    if (end == buffer.Length)
-                    {
-                        var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                        buffer.AsSpan(0, end).CopyTo(bigger);
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = bigger;
-                    }
-
-                    var read = await body.ReadAsync(buffer.AsMemory(end), cancellationToken).ConfigureAwait(false);
-                    if (read > 0)
-                    {
-                        end += read;
-                        continue;
-                    }
-
-                    if (end == start)
-                    {
-                        break;
-                    }
-
-                    // The last line without a trailing newline.
-                    newline = end - start;
-                }
-
-                state.Parse(buffer.AsSpan(start, newline));
-                start = Math.Min(start + newline + 1, end);
-                var batch = state.Batch;
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    yield return batch[i];
-                }
-
-                if (state.Done)
-                {
-                    await DrainAsync(body, cancellationToken).ConfigureAwait(false);
-                    yield break;
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-
-        throw UpstreamErrors.Incomplete(UpstreamName);
-    }
+    protected override StreamParser CreateParser(BackendRequest request) => new LineParser(request, UpstreamName);
 
     public override HttpRequestMessage CreateModelListRequest(Uri baseUri) => new(HttpMethod.Get, new Uri(baseUri, "api/tags"));
 
     public override IReadOnlyList<string> ParseModelList(ReadOnlySpan<byte> body) => ModelList.Parse(body, "models"u8, "name"u8);
 
-    private sealed class LineParser(BackendRequest request, string upstream) : IDisposable
+    private sealed class LineParser(BackendRequest request, string upstream) : StreamParser
     {
         private int _toolCalls;
 
-        public PieceBatch Batch { get; } = new();
-
-        public bool Done { get; private set; }
-
-        public void Parse(ReadOnlySpan<byte> line)
+        protected override void ParseItem(string eventType, ReadOnlySpan<byte> line)
         {
-            Batch.Clear();
             line = line.TrimEnd((byte)'\r');
             if (line.IsEmpty)
             {
@@ -297,7 +228,7 @@ internal sealed class OllamaProtocol : UpstreamProtocol
 
             if (done)
             {
-                Done = true;
+                Ended = true;
                 if (_toolCalls > 0 && request.FinishReason == FinishReason.Stop)
                 {
                     // Ollama says "stop" after tool calls; OpenAI clients expect "tool_calls".
@@ -392,6 +323,5 @@ internal sealed class OllamaProtocol : UpstreamProtocol
             }
         }
 
-        public void Dispose() => Batch.Dispose();
     }
 }

@@ -1,5 +1,4 @@
 using System.Net.ServerSentEvents;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Tokenflow.Core.Backends;
 using Tokenflow.Core.Streams;
@@ -25,7 +24,7 @@ internal sealed class OpenAiProtocol : UpstreamProtocol
     public override HttpRequestMessage CreateGenerateRequest(Uri baseUri, BackendRequest request, string modelId)
     {
         var chat = request.Prompt is null;
-        return Post(new Uri(baseUri, chat ? "chat/completions" : "completions"), w =>
+        return Post(Resolve(baseUri, chat ? "chat/completions" : "completions"), w =>
         {
             w.WriteStartObject();
             w.WriteString("model"u8, modelId);
@@ -217,61 +216,34 @@ internal sealed class OpenAiProtocol : UpstreamProtocol
         }
     }
 
-    public override async IAsyncEnumerable<TokenPiece> ReadAsync(Stream body, BackendRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        using var state = new ChunkParser(request, UpstreamName);
-        var parser = SseParser.Create(body, state.Parse);
-        await foreach (var _ in parser.EnumerateAsync(cancellationToken).ConfigureAwait(false))
-        {
-            var batch = state.Batch;
-            for (var i = 0; i < batch.Count; i++)
-            {
-                yield return batch[i];
-            }
-
-            if (state.Done)
-            {
-                await DrainAsync(body, cancellationToken).ConfigureAwait(false);
-                yield break;
-            }
-        }
-
-        if (!state.Finished)
-        {
-            throw UpstreamErrors.Incomplete(UpstreamName);
-        }
-    }
+    protected override StreamParser CreateParser(BackendRequest request) => new ChunkParser(request, UpstreamName);
 
     public override HttpRequestMessage CreateModelListRequest(Uri baseUri) => new(HttpMethod.Get, new Uri(baseUri, "models"));
 
     public override IReadOnlyList<string> ParseModelList(ReadOnlySpan<byte> body) => ModelList.Parse(body, "data"u8, "id"u8);
 
     /// <summary>Parses one SSE event's data into the batch; the parse callback of <see cref="SseParser{T}"/>.</summary>
-    private sealed class ChunkParser(BackendRequest request, string upstream) : IDisposable
+    private sealed class ChunkParser(BackendRequest request, string upstream) : StreamParser
     {
         private ulong _startedCalls;
         private HashSet<int>? _startedHigh;
 
-        public PieceBatch Batch { get; } = new();
+        /// <summary>A finish reason or <c>[DONE]</c> (the end marker) seen: the response is whole.</summary>
+        private bool _finished;
 
-        /// <summary><c>[DONE]</c> seen.</summary>
-        public bool Done { get; private set; }
+        public override bool Complete => _finished;
 
-        /// <summary>A finish reason or <c>[DONE]</c> seen: the response is whole.</summary>
-        public bool Finished { get; private set; }
-
-        public bool Parse(string eventType, ReadOnlySpan<byte> data)
+        protected override void ParseItem(string eventType, ReadOnlySpan<byte> data)
         {
-            Batch.Clear();
             if (data.SequenceEqual("[DONE]"u8))
             {
-                Done = Finished = true;
-                return true;
+                Ended = _finished = true;
+                return;
             }
 
             if (data.IsEmpty || eventType == "ping")
             {
-                return true;
+                return;
             }
 
             var reader = new Utf8JsonReader(data);
@@ -308,8 +280,6 @@ internal sealed class OpenAiProtocol : UpstreamProtocol
             {
                 throw UpstreamErrors.InStream(upstream, ProviderError.Parse(data));
             }
-
-            return true;
         }
 
         private void ReadChoices(ref Utf8JsonReader reader)
@@ -339,7 +309,7 @@ internal sealed class OpenAiProtocol : UpstreamProtocol
                         reader.Read();
                         if (reader.TokenType == JsonTokenType.String)
                         {
-                            Finished = true;
+                            _finished = true;
                             request.FinishReason = reader.ValueTextEquals("cancelled"u8) ? FinishReason.Cancelled : ParseFinish(reader.ValueSpan);
                         }
                     }
@@ -510,7 +480,5 @@ internal sealed class OpenAiProtocol : UpstreamProtocol
                 }
             }
         }
-
-        public void Dispose() => Batch.Dispose();
     }
 }
