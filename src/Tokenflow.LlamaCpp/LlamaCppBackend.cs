@@ -232,14 +232,7 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
         });
     }
 
-    private static void Cancel((InferenceSequence Sequence, LlamaCppEngine Engine) state)
-    {
-        if (!state.Sequence.Ended)
-        {
-            state.Sequence.Cancel();
-            state.Engine.Wake();
-        }
-    }
+    private static void Cancel((InferenceSequence Sequence, LlamaCppEngine Engine) state) => state.Engine.Cancel(state.Sequence);
 
     private Task<LlamaCppEngine> GetEngineAsync(CancellationToken cancellationToken)
     {
@@ -316,8 +309,7 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
         }
         finally
         {
-            sequence.Cancel();
-            engine.Wake();
+            engine.Cancel(sequence);
         }
 
         return Stopwatch.GetElapsedTime(started).TotalMilliseconds;

@@ -26,6 +26,7 @@ internal sealed class InferenceSequence
     });
 
     private int _cancelled;
+    private long _cancelledAtStep = -1;
     private int _ended;
 
     public InferenceSequence(LLamaToken[] prompt, ISamplingPipeline sampler, int maxTokens, JsonValueEnd? valueEnd = null)
@@ -87,12 +88,46 @@ internal sealed class InferenceSequence
     /// <summary>True when the reader has room for another token.</summary>
     public bool CanEmit => _tokens.Reader.Count < QueueCapacity;
 
-    /// <summary>Marks the sequence abandoned by its reader; any thread.</summary>
-    public void Cancel() => Volatile.Write(ref _cancelled, 1);
+    /// <summary>The engine's step count when the reader cancelled; -1 while not cancelled.</summary>
+    public long CancelledAtStep => Volatile.Read(ref _cancelledAtStep);
 
-    /// <summary>Hands a generated token to the reader; only when <see cref="CanEmit"/>.</summary>
-    public void Emit(LLamaToken token)
+    /// <summary>The engine's step count when the sequence left the batch and its KV cells were released; -1 before.</summary>
+    public long FreedAtStep { get; set; } = -1;
+
+    /// <summary>The last step whose batch carried a token of this sequence (prompt or generated); 0 for none.</summary>
+    public long LastDecodedStep { get; set; }
+
+    /// <summary>The step in which the last token was sampled (handed to the reader).</summary>
+    public long LastEmittedStep { get; private set; }
+
+    /// <summary>The most steps that passed between two consecutive tokens of this sequence (1 = every step).</summary>
+    public long LargestStepGap { get; private set; }
+
+    /// <summary>Steps this sequence had a token ready and a reader with room but no place in the batch.</summary>
+    public int MissedSteps { get; set; }
+
+    /// <summary>Steps that carried a chunk of this sequence's prompt.</summary>
+    public int PrefillSteps { get; set; }
+
+    /// <summary>Prompt tokens whose KV cells were reused from the previous request on the same slot.</summary>
+    public int ReusedPromptTokens { get; set; }
+
+    /// <summary>Marks the sequence abandoned by its reader at engine step <paramref name="step"/>; any thread.</summary>
+    public void Cancel(long step = 0)
     {
+        Interlocked.CompareExchange(ref _cancelledAtStep, step, -1);
+        Volatile.Write(ref _cancelled, 1);
+    }
+
+    /// <summary>Hands a generated token, sampled after decode step <paramref name="step"/>, to the reader; only when <see cref="CanEmit"/>.</summary>
+    public void Emit(LLamaToken token, long step)
+    {
+        if (Generated > 0)
+        {
+            LargestStepGap = Math.Max(LargestStepGap, step - LastEmittedStep);
+        }
+
+        LastEmittedStep = step;
         Generated++;
         _tokens.Writer.TryWrite(token);
     }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using LLama;
 using LLama.Common;
 using LLama.Native;
@@ -42,6 +43,9 @@ internal sealed partial class LlamaCppEngine : IDisposable
     private volatile bool _stopping;
     private volatile bool _closed;
     private int _activeCount;
+    private long _steps;
+    private EngineProfile _profile;
+    private int _promptTokensInStep;
 
     private LlamaCppEngine(string path, LlamaCppOptions options, ILogger logger)
     {
@@ -51,8 +55,6 @@ internal sealed partial class LlamaCppEngine : IDisposable
         var parameters = new ModelParams(path)
         {
             GpuLayerCount = 0,
-            Threads = options.Threads,
-            BatchThreads = options.Threads,
             BatchSize = (uint)options.BatchSize,
             UBatchSize = (uint)options.BatchSize,
             SeqMax = (uint)options.MaxConcurrentSequences,
@@ -65,6 +67,9 @@ internal sealed partial class LlamaCppEngine : IDisposable
         try
         {
             TrainedContextLength = _weights.ContextSize;
+            Threads = LlamaCppOptions.ResolveThreads(options.Threads, _weights.ParameterCount, Environment.ProcessorCount);
+            parameters.Threads = Threads;
+            parameters.BatchThreads = Threads;
             var window = options.ContextSize > 0
                 ? options.ContextSize
                 : Math.Min(TrainedContextLength > 0 ? TrainedContextLength : LlamaCppOptions.DefaultContextCap, LlamaCppOptions.DefaultContextCap);
@@ -98,6 +103,18 @@ internal sealed partial class LlamaCppEngine : IDisposable
 
     /// <summary>Sequences holding a place (and KV cells) in the context right now; for tests and diagnostics.</summary>
     public int ActiveSequenceCount => Volatile.Read(ref _activeCount);
+
+    /// <summary>
+    /// Decode steps completed so far (one <c>llama_decode</c> each); sequences record it when they are
+    /// cancelled, freed and decoded, so tests count steps instead of measuring time.
+    /// </summary>
+    public long StepCount => Volatile.Read(ref _steps);
+
+    /// <summary>The llama.cpp threads the context computes with (<see cref="LlamaCppOptions.Threads"/> resolved).</summary>
+    public int Threads { get; }
+
+    /// <summary>Called on the inference thread after each decode step (tests only; must be fast).</summary>
+    internal Action<StepReport>? StepObserver { get; set; }
 
     /// <summary>Builds prompt tokens for requests.</summary>
     public PromptBuilder Prompts { get; }
@@ -182,6 +199,16 @@ internal sealed partial class LlamaCppEngine : IDisposable
     /// <summary>Tells the inference thread that a reader cancelled or made room in its queue.</summary>
     public void Wake() => _wake.Set();
 
+    /// <summary>Marks <paramref name="sequence"/> abandoned by its reader (it leaves the batch before the next step); any thread.</summary>
+    public void Cancel(InferenceSequence sequence)
+    {
+        if (!sequence.Ended)
+        {
+            sequence.Cancel(StepCount);
+            _wake.Set();
+        }
+    }
+
     /// <summary>
     /// Writes the bytes of <paramref name="token"/> (raw, possibly part of a UTF-8 character) into
     /// <paramref name="buffer"/>, growing it when needed; returns their count. Any thread.
@@ -239,21 +266,40 @@ internal sealed partial class LlamaCppEngine : IDisposable
             {
                 // Reset before looking for work, so a Wake() that races with the look is not lost.
                 _wake.Reset();
+                var started = Stopwatch.GetTimestamp();
                 AdmitAndReap();
                 if (!FillBatch())
                 {
+                    if (_active.Count == 0 && _profile.Steps > 0)
+                    {
+                        LogProfile(_logger, _profile.Steps, _profile.Tokens, _profile.Sampled, _profile.Microseconds(_profile.FillTicks), _profile.Microseconds(_profile.DecodeTicks),
+                            _profile.Microseconds(_profile.SampleTicks), _profile.Microseconds(_profile.WaitTicks), _profile.ReaderStalls);
+                        _profile = default;
+                    }
+
                     _wake.Wait();
+                    _profile.WaitTicks += Stopwatch.GetTimestamp() - started;
                     continue;
                 }
 
+                var filled = Stopwatch.GetTimestamp();
                 var result = _context.Decode(_batch);
+                var decoded = Stopwatch.GetTimestamp();
                 if (result != DecodeResult.Ok)
                 {
                     EndAll(new InvalidOperationException($"llama.cpp could not decode the batch ({result})."));
                     continue;
                 }
 
-                SampleBatched();
+                var step = Interlocked.Increment(ref _steps);
+                var sampled = SampleBatched(step);
+                _profile.Steps++;
+                _profile.Tokens += _batch.TokenCount;
+                _profile.Sampled += sampled;
+                _profile.FillTicks += filled - started;
+                _profile.DecodeTicks += decoded - filled;
+                _profile.SampleTicks += Stopwatch.GetTimestamp() - decoded;
+                StepObserver?.Invoke(new StepReport(step, _batch.TokenCount, _promptTokensInStep, _active.Count));
             }
         }
         catch (Exception ex)
@@ -327,16 +373,34 @@ internal sealed partial class LlamaCppEngine : IDisposable
     private bool FillBatch()
     {
         _batch.Clear();
+        _promptTokensInStep = 0;
+        var step = _steps + 1;
         var budget = _batchSize;
         foreach (var sequence in _active)
         {
             sequence.LogitsIndex = -1;
-            if (sequence.HasPending && sequence.CanEmit && budget > 0)
+            if (!sequence.HasPending)
             {
-                sequence.LogitsIndex = _batch.Add(sequence.Pending, sequence.Position++, (LLamaSeqId)sequence.SequenceId, true);
-                sequence.HasPending = false;
-                budget--;
+                continue;
             }
+
+            if (!sequence.CanEmit)
+            {
+                // Its reader is 32 tokens behind: it sits out this step, the others go on.
+                _profile.ReaderStalls++;
+                continue;
+            }
+
+            if (budget == 0)
+            {
+                sequence.MissedSteps++;
+                continue;
+            }
+
+            sequence.LogitsIndex = _batch.Add(sequence.Pending, sequence.Position++, (LLamaSeqId)sequence.SequenceId, true);
+            sequence.HasPending = false;
+            sequence.LastDecodedStep = step;
+            budget--;
         }
 
         foreach (var sequence in _active)
@@ -348,6 +412,9 @@ internal sealed partial class LlamaCppEngine : IDisposable
             }
 
             var take = Math.Min(remaining, budget);
+            sequence.PrefillSteps++;
+            sequence.LastDecodedStep = step;
+            _promptTokensInStep += take;
             for (var i = 0; i < take; i++)
             {
                 var last = sequence.PromptConsumed + 1 == sequence.Prompt.Length;
@@ -364,15 +431,18 @@ internal sealed partial class LlamaCppEngine : IDisposable
         return _batch.TokenCount > 0;
     }
 
-    /// <summary>Samples the next token of every sequence that got logits in the last decode step.</summary>
-    private void SampleBatched()
+    /// <summary>Samples the next token of every sequence that got logits in the last decode step; returns how many.</summary>
+    private int SampleBatched(long step)
     {
+        var sampled = 0;
         foreach (var sequence in _active)
         {
             if (sequence.LogitsIndex < 0 || sequence.IsCancelled)
             {
                 continue;
             }
+
+            sampled++;
 
             try
             {
@@ -384,7 +454,7 @@ internal sealed partial class LlamaCppEngine : IDisposable
                     continue;
                 }
 
-                sequence.Emit(token);
+                sequence.Emit(token, step);
 
                 // The grammar allows nothing after the top-level value: end now rather than decode once more
                 // only to sample the end-of-generation token.
@@ -416,6 +486,8 @@ internal sealed partial class LlamaCppEngine : IDisposable
                 sequence.End(ex);
             }
         }
+
+        return sampled;
     }
 
     private void EndAll(Exception error)
@@ -434,8 +506,35 @@ internal sealed partial class LlamaCppEngine : IDisposable
         _context.NativeHandle.MemorySequenceRemove((LLamaSeqId)sequence.SequenceId, -1, -1);
         _freeSequenceIds.Push(sequence.SequenceId);
         sequence.SequenceId = -1;
+        sequence.FreedAtStep = _steps;
     }
+
+    [LoggerMessage(Level = LogLevel.Debug,
+        Message = "llama.cpp engine went idle after {Steps} decode steps ({Tokens} tokens decoded, {Sampled} sampled): fill {FillUs:0} µs, decode {DecodeUs:0} µs, sample {SampleUs:0} µs, idle {WaitUs:0} µs in total; {ReaderStalls} times a sequence sat out a step for its reader")]
+    private static partial void LogProfile(ILogger logger, long steps, long tokens, long sampled, double fillUs, double decodeUs, double sampleUs, double waitUs, long readerStalls);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The llama.cpp inference loop failed; the model is unusable until reloaded")]
     private static partial void LogInferenceFailed(ILogger logger, Exception exception);
+}
+
+/// <summary>What one decode step carried, reported to <see cref="LlamaCppEngine.StepObserver"/>.</summary>
+/// <param name="Step">The step's number (1, 2, …).</param>
+/// <param name="Tokens">Tokens in its batch.</param>
+/// <param name="PromptTokens">Of those, prompt tokens (prefill chunks).</param>
+/// <param name="Active">Sequences admitted during the step.</param>
+internal readonly record struct StepReport(long Step, int Tokens, int PromptTokens, int Active);
+
+/// <summary>Where the inference thread's time went since it last went idle (Stopwatch ticks; inference thread only).</summary>
+internal struct EngineProfile
+{
+    public long Steps;
+    public long Tokens;
+    public long Sampled;
+    public long FillTicks;
+    public long DecodeTicks;
+    public long SampleTicks;
+    public long WaitTicks;
+    public long ReaderStalls;
+
+    public readonly double Microseconds(long ticks) => ticks * 1e6 / Stopwatch.Frequency;
 }
