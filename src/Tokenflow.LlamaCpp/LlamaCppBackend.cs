@@ -110,10 +110,8 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
             var tokens = sequence.Tokens;
             while (await tokens.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                while (tokens.TryRead(out var token))
+                while (sequence.TryRead(out var token))
                 {
-                    // The inference thread may be waiting for this reader to make room.
-                    engine.Wake();
                     var length = engine.TokenToPiece(token, ref buffer);
                     if (toolCall is null)
                     {
@@ -302,9 +300,8 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
         var sequence = engine.Submit(new BackendRequest { Model = Model.Value, Prompt = WarmupPrompt, MaxTokens = _options.WarmupTokens, Temperature = 0 });
         try
         {
-            await foreach (var _ in sequence.Tokens.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var _ in sequence.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                engine.Wake();
             }
         }
         finally

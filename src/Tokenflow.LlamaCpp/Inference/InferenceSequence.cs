@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using LLama.Native;
 using LLama.Sampling;
@@ -26,6 +27,7 @@ internal sealed class InferenceSequence
     });
 
     private int _cancelled;
+    private int _stalled;
     private long _cancelledAtStep = -1;
     private int _ended;
 
@@ -85,8 +87,56 @@ internal sealed class InferenceSequence
     /// <summary>True once the reader gave up (cancelled or disposed its enumerator).</summary>
     public bool IsCancelled => Volatile.Read(ref _cancelled) != 0;
 
-    /// <summary>True when the reader has room for another token.</summary>
-    public bool CanEmit => _tokens.Reader.Count < QueueCapacity;
+    /// <summary>
+    /// True when the reader has room for another token. When it has none, the sequence is marked stalled
+    /// and the reader's next <see cref="TryRead"/> wakes the engine: one wake per stall, not one per token.
+    /// </summary>
+    public bool CanEmit
+    {
+        get
+        {
+            if (_tokens.Reader.Count < QueueCapacity)
+            {
+                return true;
+            }
+
+            Volatile.Write(ref _stalled, 1);
+
+            // Look again: a read between the first look and the mark saw no mark and woke no one.
+            return _tokens.Reader.Count < QueueCapacity;
+        }
+    }
+
+    /// <summary>Called by the reader side after a read that unblocked a stalled sequence.</summary>
+    public Action? OnUnstalled { get; init; }
+
+    /// <summary>Takes the next generated token, waking the engine when this read made room for a stalled sequence; reader only.</summary>
+    public bool TryRead(out LLamaToken token)
+    {
+        if (!_tokens.Reader.TryRead(out token))
+        {
+            return false;
+        }
+
+        if (Volatile.Read(ref _stalled) != 0 && Interlocked.Exchange(ref _stalled, 0) != 0)
+        {
+            OnUnstalled?.Invoke();
+        }
+
+        return true;
+    }
+
+    /// <summary>Reads every generated token until the sequence ends; reader only.</summary>
+    public async IAsyncEnumerable<LLamaToken> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        while (await _tokens.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (TryRead(out var token))
+            {
+                yield return token;
+            }
+        }
+    }
 
     /// <summary>The engine's step count when the reader cancelled; -1 while not cancelled.</summary>
     public long CancelledAtStep => Volatile.Read(ref _cancelledAtStep);
@@ -105,6 +155,9 @@ internal sealed class InferenceSequence
 
     /// <summary>Steps this sequence had a token ready and a reader with room but no place in the batch.</summary>
     public int MissedSteps { get; set; }
+
+    /// <summary>The engine's step count when the sequence got its slot; -1 before.</summary>
+    public long AdmittedAtStep { get; set; } = -1;
 
     /// <summary>Steps that carried a chunk of this sequence's prompt.</summary>
     public int PrefillSteps { get; set; }

@@ -14,8 +14,9 @@ namespace Tokenflow.LlamaCpp.Inference;
 /// One loaded model and one shared llama.cpp context, driven by a dedicated inference thread that
 /// generates for up to <see cref="LlamaCppOptions.MaxConcurrentSequences"/> requests at once: every
 /// decode step carries the next token of each generating request plus chunks of the prompts being read,
-/// up to <see cref="LlamaCppOptions.BatchSize"/> tokens. Each request is one llama.cpp sequence with its
-/// own KV cells (non-unified KV cache, <see cref="ContextLength"/> cells each), freed when it ends.
+/// up to <see cref="LlamaCppOptions.BatchSize"/> tokens. Each request is one llama.cpp sequence (a slot)
+/// with its own KV cells (non-unified KV cache, <see cref="ContextLength"/> cells each); when it ends its
+/// cells stay with the slot, and the next request whose prompt starts with the same tokens reuses them.
 /// </summary>
 /// <remarks>
 /// This is LLamaSharp's <c>BatchedExecutor</c>/<c>Conversation</c> pattern written out for a server:
@@ -35,10 +36,13 @@ internal sealed partial class LlamaCppEngine : IDisposable
     private readonly ConcurrentQueue<InferenceSequence> _incoming = new();
     private readonly Queue<InferenceSequence> _waiting = new();
     private readonly List<InferenceSequence> _active = [];
-    private readonly Stack<int> _freeSequenceIds = new();
+    private readonly List<int> _freeSequenceIds = [];
+    private readonly LLamaToken[][] _slotTokens;
+    private readonly int[] _slotLengths;
     private readonly LLamaBatch _batch = new();
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly int _batchSize;
+    private readonly Action _wakeAction;
     private byte[] _pieceBuffer = new byte[64];
     private volatile bool _stopping;
     private volatile bool _closed;
@@ -51,6 +55,7 @@ internal sealed partial class LlamaCppEngine : IDisposable
     {
         _options = options;
         _logger = logger;
+        _wakeAction = Wake;
         _thread = Thread.CurrentThread;
         var parameters = new ModelParams(path)
         {
@@ -86,9 +91,12 @@ internal sealed partial class LlamaCppEngine : IDisposable
 
         _vocab = _weights.Vocab;
         Prompts = new PromptBuilder(_weights, logger);
-        for (var id = options.MaxConcurrentSequences - 1; id >= 0; id--)
+        _slotTokens = new LLamaToken[options.MaxConcurrentSequences][];
+        _slotLengths = new int[options.MaxConcurrentSequences];
+        for (var id = 0; id < options.MaxConcurrentSequences; id++)
         {
-            _freeSequenceIds.Push(id);
+            _freeSequenceIds.Add(id);
+            _slotTokens[id] = new LLamaToken[ContextLength + 1];
         }
     }
 
@@ -184,7 +192,7 @@ internal sealed partial class LlamaCppEngine : IDisposable
 
     private InferenceSequence Submit(LLamaToken[] prompt, ISamplingPipeline sampler, int maxTokens, JsonValueEnd? valueEnd)
     {
-        var sequence = new InferenceSequence(prompt, sampler, Math.Max(1, maxTokens), valueEnd);
+        var sequence = new InferenceSequence(prompt, sampler, Math.Max(1, maxTokens), valueEnd) { OnUnstalled = _wakeAction };
         _incoming.Enqueue(sequence);
         if (_closed)
         {
@@ -196,7 +204,7 @@ internal sealed partial class LlamaCppEngine : IDisposable
         return sequence;
     }
 
-    /// <summary>Tells the inference thread that a reader cancelled or made room in its queue.</summary>
+    /// <summary>Tells the inference thread that there is work: a new request, a cancel, or room in a stalled reader's queue.</summary>
     public void Wake() => _wake.Set();
 
     /// <summary>Marks <paramref name="sequence"/> abandoned by its reader (it leaves the batch before the next step); any thread.</summary>
@@ -359,11 +367,53 @@ internal sealed partial class LlamaCppEngine : IDisposable
                 continue;
             }
 
-            sequence.SequenceId = _freeSequenceIds.Pop();
+            Admit(sequence);
             _active.Add(sequence);
         }
 
         Volatile.Write(ref _activeCount, _active.Count);
+    }
+
+    /// <summary>
+    /// Gives <paramref name="sequence"/> the free slot (llama.cpp sequence id) whose KV cells hold the
+    /// longest prefix of its prompt, keeps those cells and drops the rest, so a multi-turn request whose
+    /// prompt extends the previous one reads only its new tokens. The context is never re-created.
+    /// </summary>
+    private void Admit(InferenceSequence sequence)
+    {
+        var best = 0;
+        var common = -1;
+        for (var i = 0; i < _freeSequenceIds.Count; i++)
+        {
+            var id = _freeSequenceIds[i];
+            var shared = _slotTokens[id].AsSpan(0, _slotLengths[id]).CommonPrefixLength(sequence.Prompt);
+            if (shared > common)
+            {
+                (best, common) = (i, shared);
+            }
+        }
+
+        var slot = _freeSequenceIds[best];
+        _freeSequenceIds.RemoveAt(best);
+
+        // The last prompt token is decoded again in any case: its logits give the first new token.
+        var reused = Math.Min(common, sequence.Prompt.Length - 1);
+        var memory = _context.NativeHandle;
+        memory.MemorySequenceRemove((LLamaSeqId)slot, reused, -1);
+        if (reused > 0 && (memory.MemorySequenceMinPosition((LLamaSeqId)slot).Value != 0 || memory.MemorySequenceMaxPosition((LLamaSeqId)slot).Value != reused - 1))
+        {
+            // The cells are not exactly the prefix (a sliding-window or recurrent model keeps fewer):
+            // start from an empty slot.
+            memory.MemorySequenceRemove((LLamaSeqId)slot, -1, -1);
+            reused = 0;
+        }
+
+        _slotLengths[slot] = reused;
+        sequence.SequenceId = slot;
+        sequence.Position = reused;
+        sequence.PromptConsumed = reused;
+        sequence.ReusedPromptTokens = reused;
+        sequence.AdmittedAtStep = _steps;
     }
 
     /// <summary>
@@ -397,6 +447,7 @@ internal sealed partial class LlamaCppEngine : IDisposable
                 continue;
             }
 
+            _slotTokens[sequence.SequenceId][sequence.Position] = sequence.Pending;
             sequence.LogitsIndex = _batch.Add(sequence.Pending, sequence.Position++, (LLamaSeqId)sequence.SequenceId, true);
             sequence.HasPending = false;
             sequence.LastDecodedStep = step;
@@ -418,7 +469,9 @@ internal sealed partial class LlamaCppEngine : IDisposable
             for (var i = 0; i < take; i++)
             {
                 var last = sequence.PromptConsumed + 1 == sequence.Prompt.Length;
-                var index = _batch.Add(sequence.Prompt[sequence.PromptConsumed++], sequence.Position++, (LLamaSeqId)sequence.SequenceId, last);
+                var token = sequence.Prompt[sequence.PromptConsumed++];
+                _slotTokens[sequence.SequenceId][sequence.Position] = token;
+                var index = _batch.Add(token, sequence.Position++, (LLamaSeqId)sequence.SequenceId, last);
                 if (last)
                 {
                     sequence.LogitsIndex = index;
@@ -496,15 +549,26 @@ internal sealed partial class LlamaCppEngine : IDisposable
         // of the batch's sequences is unknown, so they all end; the next step frees their cells.
         foreach (var sequence in _active)
         {
+            sequence.Position = 0;
             sequence.End(error);
         }
     }
 
+    /// <summary>
+    /// Returns the sequence's slot. Its KV cells stay, remembered by token, for the next request whose
+    /// prompt starts the same way (<see cref="Admit"/>); after a failed step (position reset) they are dropped.
+    /// </summary>
     private void Free(InferenceSequence sequence)
     {
         sequence.End();
-        _context.NativeHandle.MemorySequenceRemove((LLamaSeqId)sequence.SequenceId, -1, -1);
-        _freeSequenceIds.Push(sequence.SequenceId);
+        var slot = sequence.SequenceId;
+        _slotLengths[slot] = sequence.Position;
+        if (sequence.Position == 0)
+        {
+            _context.NativeHandle.MemorySequenceRemove((LLamaSeqId)slot, -1, -1);
+        }
+
+        _freeSequenceIds.Add(slot);
         sequence.SequenceId = -1;
         sequence.FreedAtStep = _steps;
     }
