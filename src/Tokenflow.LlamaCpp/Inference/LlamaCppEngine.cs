@@ -62,7 +62,6 @@ internal sealed partial class LlamaCppEngine : IDisposable
             GpuLayerCount = 0,
             BatchSize = (uint)options.BatchSize,
             UBatchSize = (uint)options.BatchSize,
-            SeqMax = (uint)options.MaxConcurrentSequences,
 
             // One KV stream per sequence: each request gets the whole window and attends only over its
             // own cells, which llama.cpp recommends for parallel sequences that share no prefix.
@@ -75,12 +74,14 @@ internal sealed partial class LlamaCppEngine : IDisposable
             Threads = LlamaCppOptions.ResolveThreads(options.Threads, _weights.ParameterCount, Environment.ProcessorCount);
             parameters.Threads = Threads;
             parameters.BatchThreads = Threads;
+            Sequences = LlamaCppOptions.ResolveSequences(options.MaxConcurrentSequences, _weights.ParameterCount, options.BatchSize);
+            parameters.SeqMax = (uint)Sequences;
             var window = options.ContextSize > 0
                 ? options.ContextSize
                 : Math.Min(TrainedContextLength > 0 ? TrainedContextLength : LlamaCppOptions.DefaultContextCap, LlamaCppOptions.DefaultContextCap);
-            parameters.ContextSize = (uint)(window * options.MaxConcurrentSequences);
+            parameters.ContextSize = (uint)(window * Sequences);
             _context = _weights.CreateContext(parameters);
-            ContextLength = Math.Min(window, (int)(_context.ContextSize / (uint)options.MaxConcurrentSequences));
+            ContextLength = Math.Min(window, (int)(_context.ContextSize / (uint)Sequences));
             _batchSize = (int)Math.Min(_context.BatchSize, (uint)options.BatchSize);
         }
         catch
@@ -91,9 +92,9 @@ internal sealed partial class LlamaCppEngine : IDisposable
 
         _vocab = _weights.Vocab;
         Prompts = new PromptBuilder(_weights, logger);
-        _slotTokens = new LLamaToken[options.MaxConcurrentSequences][];
-        _slotLengths = new int[options.MaxConcurrentSequences];
-        for (var id = 0; id < options.MaxConcurrentSequences; id++)
+        _slotTokens = new LLamaToken[Sequences][];
+        _slotLengths = new int[Sequences];
+        for (var id = 0; id < Sequences; id++)
         {
             _freeSequenceIds.Add(id);
             _slotTokens[id] = new LLamaToken[ContextLength + 1];
@@ -117,6 +118,9 @@ internal sealed partial class LlamaCppEngine : IDisposable
     /// cancelled, freed and decoded, so tests count steps instead of measuring time.
     /// </summary>
     public long StepCount => Volatile.Read(ref _steps);
+
+    /// <summary>Requests that generate together (<see cref="LlamaCppOptions.MaxConcurrentSequences"/> resolved).</summary>
+    public int Sequences { get; }
 
     /// <summary>The llama.cpp threads the context computes with (<see cref="LlamaCppOptions.Threads"/> resolved).</summary>
     public int Threads { get; }
