@@ -267,7 +267,7 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
                 var warmupMs = await WarmUpAsync(engine, cancellationToken).ConfigureAwait(false);
                 LogLoaded(
                     _logger, Model.Value, header.Architecture ?? "?", engine.ParameterCount / 1e6, engine.ContextLength,
-                    engine.Prompts.ChatTemplate is not null ? "chat template" : "plain prompts", loadMs, warmupMs);
+                    engine.Prompts.ChatTemplate is not null ? "chat template" : "plain prompts", engine.Threads, engine.Sequences, loadMs, warmupMs);
                 lock (_gate)
                 {
                     ObjectDisposedException.ThrowIf(_disposed, this);
@@ -341,8 +341,8 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
     }
 
     [LoggerMessage(Level = LogLevel.Information,
-        Message = "Loaded model {Model} ({Architecture}, {Parameters:0.0}M parameters, context {ContextLength} tokens, {PromptMode}) in {LoadMs:0} ms; warm-up took {WarmupMs:0} ms")]
-    private static partial void LogLoaded(ILogger logger, string model, string architecture, double parameters, int contextLength, string promptMode, double loadMs, double warmupMs);
+        Message = "Loaded model {Model} ({Architecture}, {Parameters:0.0}M parameters, context {ContextLength} tokens, {PromptMode}; {Threads} threads, {Sequences} sequences) in {LoadMs:0} ms; warm-up took {WarmupMs:0} ms")]
+    private static partial void LogLoaded(ILogger logger, string model, string architecture, double parameters, int contextLength, string promptMode, int threads, int sequences, double loadMs, double warmupMs);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not load model {Model}")]
     private static partial void LogLoadFailed(ILogger logger, Exception exception, string model);
