@@ -110,10 +110,8 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
             var tokens = sequence.Tokens;
             while (await tokens.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                while (tokens.TryRead(out var token))
+                while (sequence.TryRead(out var token))
                 {
-                    // The inference thread may be waiting for this reader to make room.
-                    engine.Wake();
                     var length = engine.TokenToPiece(token, ref buffer);
                     if (toolCall is null)
                     {
@@ -232,14 +230,7 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
         });
     }
 
-    private static void Cancel((InferenceSequence Sequence, LlamaCppEngine Engine) state)
-    {
-        if (!state.Sequence.Ended)
-        {
-            state.Sequence.Cancel();
-            state.Engine.Wake();
-        }
-    }
+    private static void Cancel((InferenceSequence Sequence, LlamaCppEngine Engine) state) => state.Engine.Cancel(state.Sequence);
 
     private Task<LlamaCppEngine> GetEngineAsync(CancellationToken cancellationToken)
     {
@@ -276,7 +267,7 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
                 var warmupMs = await WarmUpAsync(engine, cancellationToken).ConfigureAwait(false);
                 LogLoaded(
                     _logger, Model.Value, header.Architecture ?? "?", engine.ParameterCount / 1e6, engine.ContextLength,
-                    engine.Prompts.ChatTemplate is not null ? "chat template" : "plain prompts", loadMs, warmupMs);
+                    engine.Prompts.ChatTemplate is not null ? "chat template" : "plain prompts", engine.Threads, engine.Sequences, loadMs, warmupMs);
                 lock (_gate)
                 {
                     ObjectDisposedException.ThrowIf(_disposed, this);
@@ -309,15 +300,13 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
         var sequence = engine.Submit(new BackendRequest { Model = Model.Value, Prompt = WarmupPrompt, MaxTokens = _options.WarmupTokens, Temperature = 0 });
         try
         {
-            await foreach (var _ in sequence.Tokens.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var _ in sequence.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                engine.Wake();
             }
         }
         finally
         {
-            sequence.Cancel();
-            engine.Wake();
+            engine.Cancel(sequence);
         }
 
         return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
@@ -352,8 +341,8 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
     }
 
     [LoggerMessage(Level = LogLevel.Information,
-        Message = "Loaded model {Model} ({Architecture}, {Parameters:0.0}M parameters, context {ContextLength} tokens, {PromptMode}) in {LoadMs:0} ms; warm-up took {WarmupMs:0} ms")]
-    private static partial void LogLoaded(ILogger logger, string model, string architecture, double parameters, int contextLength, string promptMode, double loadMs, double warmupMs);
+        Message = "Loaded model {Model} ({Architecture}, {Parameters:0.0}M parameters, context {ContextLength} tokens, {PromptMode}; {Threads} threads, {Sequences} sequences) in {LoadMs:0} ms; warm-up took {WarmupMs:0} ms")]
+    private static partial void LogLoaded(ILogger logger, string model, string architecture, double parameters, int contextLength, string promptMode, int threads, int sequences, double loadMs, double warmupMs);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not load model {Model}")]
     private static partial void LogLoadFailed(ILogger logger, Exception exception, string model);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using LLama.Native;
 using LLama.Sampling;
@@ -26,6 +27,8 @@ internal sealed class InferenceSequence
     });
 
     private int _cancelled;
+    private int _stalled;
+    private long _cancelledAtStep = -1;
     private int _ended;
 
     public InferenceSequence(LLamaToken[] prompt, ISamplingPipeline sampler, int maxTokens, JsonValueEnd? valueEnd = null)
@@ -84,15 +87,100 @@ internal sealed class InferenceSequence
     /// <summary>True once the reader gave up (cancelled or disposed its enumerator).</summary>
     public bool IsCancelled => Volatile.Read(ref _cancelled) != 0;
 
-    /// <summary>True when the reader has room for another token.</summary>
-    public bool CanEmit => _tokens.Reader.Count < QueueCapacity;
-
-    /// <summary>Marks the sequence abandoned by its reader; any thread.</summary>
-    public void Cancel() => Volatile.Write(ref _cancelled, 1);
-
-    /// <summary>Hands a generated token to the reader; only when <see cref="CanEmit"/>.</summary>
-    public void Emit(LLamaToken token)
+    /// <summary>
+    /// True when the reader has room for another token. When it has none, the sequence is marked stalled
+    /// and the reader's next <see cref="TryRead"/> wakes the engine: one wake per stall, not one per token.
+    /// </summary>
+    public bool CanEmit
     {
+        get
+        {
+            if (_tokens.Reader.Count < QueueCapacity)
+            {
+                return true;
+            }
+
+            Volatile.Write(ref _stalled, 1);
+
+            // Look again: a read between the first look and the mark saw no mark and woke no one.
+            return _tokens.Reader.Count < QueueCapacity;
+        }
+    }
+
+    /// <summary>Called by the reader side after a read that unblocked a stalled sequence.</summary>
+    public Action? OnUnstalled { get; init; }
+
+    /// <summary>Takes the next generated token, waking the engine when this read made room for a stalled sequence; reader only.</summary>
+    public bool TryRead(out LLamaToken token)
+    {
+        if (!_tokens.Reader.TryRead(out token))
+        {
+            return false;
+        }
+
+        if (Volatile.Read(ref _stalled) != 0 && Interlocked.Exchange(ref _stalled, 0) != 0)
+        {
+            OnUnstalled?.Invoke();
+        }
+
+        return true;
+    }
+
+    /// <summary>Reads every generated token until the sequence ends; reader only.</summary>
+    public async IAsyncEnumerable<LLamaToken> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        while (await _tokens.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (TryRead(out var token))
+            {
+                yield return token;
+            }
+        }
+    }
+
+    /// <summary>The engine's step count when the reader cancelled; -1 while not cancelled.</summary>
+    public long CancelledAtStep => Volatile.Read(ref _cancelledAtStep);
+
+    /// <summary>The engine's step count when the sequence left the batch and its KV cells were released; -1 before.</summary>
+    public long FreedAtStep { get; set; } = -1;
+
+    /// <summary>The last step whose batch carried a token of this sequence (prompt or generated); 0 for none.</summary>
+    public long LastDecodedStep { get; set; }
+
+    /// <summary>The step in which the last token was sampled (handed to the reader).</summary>
+    public long LastEmittedStep { get; private set; }
+
+    /// <summary>The most steps that passed between two consecutive tokens of this sequence (1 = every step).</summary>
+    public long LargestStepGap { get; private set; }
+
+    /// <summary>Steps this sequence had a token ready and a reader with room but no place in the batch.</summary>
+    public int MissedSteps { get; set; }
+
+    /// <summary>The engine's step count when the sequence got its slot; -1 before.</summary>
+    public long AdmittedAtStep { get; set; } = -1;
+
+    /// <summary>Steps that carried a chunk of this sequence's prompt.</summary>
+    public int PrefillSteps { get; set; }
+
+    /// <summary>Prompt tokens whose KV cells were reused from the previous request on the same slot.</summary>
+    public int ReusedPromptTokens { get; set; }
+
+    /// <summary>Marks the sequence abandoned by its reader at engine step <paramref name="step"/>; any thread.</summary>
+    public void Cancel(long step = 0)
+    {
+        Interlocked.CompareExchange(ref _cancelledAtStep, step, -1);
+        Volatile.Write(ref _cancelled, 1);
+    }
+
+    /// <summary>Hands a generated token, sampled after decode step <paramref name="step"/>, to the reader; only when <see cref="CanEmit"/>.</summary>
+    public void Emit(LLamaToken token, long step)
+    {
+        if (Generated > 0)
+        {
+            LargestStepGap = Math.Max(LargestStepGap, step - LastEmittedStep);
+        }
+
+        LastEmittedStep = step;
         Generated++;
         _tokens.Writer.TryWrite(token);
     }

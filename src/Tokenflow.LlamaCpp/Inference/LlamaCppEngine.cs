@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using LLama;
 using LLama.Common;
 using LLama.Native;
@@ -13,8 +14,9 @@ namespace Tokenflow.LlamaCpp.Inference;
 /// One loaded model and one shared llama.cpp context, driven by a dedicated inference thread that
 /// generates for up to <see cref="LlamaCppOptions.MaxConcurrentSequences"/> requests at once: every
 /// decode step carries the next token of each generating request plus chunks of the prompts being read,
-/// up to <see cref="LlamaCppOptions.BatchSize"/> tokens. Each request is one llama.cpp sequence with its
-/// own KV cells (non-unified KV cache, <see cref="ContextLength"/> cells each), freed when it ends.
+/// up to <see cref="LlamaCppOptions.BatchSize"/> tokens. Each request is one llama.cpp sequence (a slot)
+/// with its own KV cells (non-unified KV cache, <see cref="ContextLength"/> cells each); when it ends its
+/// cells stay with the slot, and the next request whose prompt starts with the same tokens reuses them.
 /// </summary>
 /// <remarks>
 /// This is LLamaSharp's <c>BatchedExecutor</c>/<c>Conversation</c> pattern written out for a server:
@@ -34,28 +36,32 @@ internal sealed partial class LlamaCppEngine : IDisposable
     private readonly ConcurrentQueue<InferenceSequence> _incoming = new();
     private readonly Queue<InferenceSequence> _waiting = new();
     private readonly List<InferenceSequence> _active = [];
-    private readonly Stack<int> _freeSequenceIds = new();
+    private readonly List<int> _freeSequenceIds = [];
+    private readonly LLamaToken[][] _slotTokens;
+    private readonly int[] _slotLengths;
     private readonly LLamaBatch _batch = new();
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly int _batchSize;
+    private readonly Action _wakeAction;
     private byte[] _pieceBuffer = new byte[64];
     private volatile bool _stopping;
     private volatile bool _closed;
     private int _activeCount;
+    private long _steps;
+    private EngineProfile _profile;
+    private int _promptTokensInStep;
 
     private LlamaCppEngine(string path, LlamaCppOptions options, ILogger logger)
     {
         _options = options;
         _logger = logger;
+        _wakeAction = Wake;
         _thread = Thread.CurrentThread;
         var parameters = new ModelParams(path)
         {
             GpuLayerCount = 0,
-            Threads = options.Threads,
-            BatchThreads = options.Threads,
             BatchSize = (uint)options.BatchSize,
             UBatchSize = (uint)options.BatchSize,
-            SeqMax = (uint)options.MaxConcurrentSequences,
 
             // One KV stream per sequence: each request gets the whole window and attends only over its
             // own cells, which llama.cpp recommends for parallel sequences that share no prefix.
@@ -65,12 +71,17 @@ internal sealed partial class LlamaCppEngine : IDisposable
         try
         {
             TrainedContextLength = _weights.ContextSize;
+            Threads = LlamaCppOptions.ResolveThreads(options.Threads, _weights.ParameterCount, Environment.ProcessorCount);
+            parameters.Threads = Threads;
+            parameters.BatchThreads = Threads;
+            Sequences = LlamaCppOptions.ResolveSequences(options.MaxConcurrentSequences, _weights.ParameterCount, options.BatchSize);
+            parameters.SeqMax = (uint)Sequences;
             var window = options.ContextSize > 0
                 ? options.ContextSize
                 : Math.Min(TrainedContextLength > 0 ? TrainedContextLength : LlamaCppOptions.DefaultContextCap, LlamaCppOptions.DefaultContextCap);
-            parameters.ContextSize = (uint)(window * options.MaxConcurrentSequences);
+            parameters.ContextSize = (uint)(window * Sequences);
             _context = _weights.CreateContext(parameters);
-            ContextLength = Math.Min(window, (int)(_context.ContextSize / (uint)options.MaxConcurrentSequences));
+            ContextLength = Math.Min(window, (int)(_context.ContextSize / (uint)Sequences));
             _batchSize = (int)Math.Min(_context.BatchSize, (uint)options.BatchSize);
         }
         catch
@@ -81,9 +92,12 @@ internal sealed partial class LlamaCppEngine : IDisposable
 
         _vocab = _weights.Vocab;
         Prompts = new PromptBuilder(_weights, logger);
-        for (var id = options.MaxConcurrentSequences - 1; id >= 0; id--)
+        _slotTokens = new LLamaToken[Sequences][];
+        _slotLengths = new int[Sequences];
+        for (var id = 0; id < Sequences; id++)
         {
-            _freeSequenceIds.Push(id);
+            _freeSequenceIds.Add(id);
+            _slotTokens[id] = new LLamaToken[ContextLength + 1];
         }
     }
 
@@ -98,6 +112,21 @@ internal sealed partial class LlamaCppEngine : IDisposable
 
     /// <summary>Sequences holding a place (and KV cells) in the context right now; for tests and diagnostics.</summary>
     public int ActiveSequenceCount => Volatile.Read(ref _activeCount);
+
+    /// <summary>
+    /// Decode steps completed so far (one <c>llama_decode</c> each); sequences record it when they are
+    /// cancelled, freed and decoded, so tests count steps instead of measuring time.
+    /// </summary>
+    public long StepCount => Volatile.Read(ref _steps);
+
+    /// <summary>Requests that generate together (<see cref="LlamaCppOptions.MaxConcurrentSequences"/> resolved).</summary>
+    public int Sequences { get; }
+
+    /// <summary>The llama.cpp threads the context computes with (<see cref="LlamaCppOptions.Threads"/> resolved).</summary>
+    public int Threads { get; }
+
+    /// <summary>Called on the inference thread after each decode step (tests only; must be fast).</summary>
+    internal Action<StepReport>? StepObserver { get; set; }
 
     /// <summary>Builds prompt tokens for requests.</summary>
     public PromptBuilder Prompts { get; }
@@ -167,7 +196,7 @@ internal sealed partial class LlamaCppEngine : IDisposable
 
     private InferenceSequence Submit(LLamaToken[] prompt, ISamplingPipeline sampler, int maxTokens, JsonValueEnd? valueEnd)
     {
-        var sequence = new InferenceSequence(prompt, sampler, Math.Max(1, maxTokens), valueEnd);
+        var sequence = new InferenceSequence(prompt, sampler, Math.Max(1, maxTokens), valueEnd) { OnUnstalled = _wakeAction };
         _incoming.Enqueue(sequence);
         if (_closed)
         {
@@ -179,8 +208,18 @@ internal sealed partial class LlamaCppEngine : IDisposable
         return sequence;
     }
 
-    /// <summary>Tells the inference thread that a reader cancelled or made room in its queue.</summary>
+    /// <summary>Tells the inference thread that there is work: a new request, a cancel, or room in a stalled reader's queue.</summary>
     public void Wake() => _wake.Set();
+
+    /// <summary>Marks <paramref name="sequence"/> abandoned by its reader (it leaves the batch before the next step); any thread.</summary>
+    public void Cancel(InferenceSequence sequence)
+    {
+        if (!sequence.Ended)
+        {
+            sequence.Cancel(StepCount);
+            _wake.Set();
+        }
+    }
 
     /// <summary>
     /// Writes the bytes of <paramref name="token"/> (raw, possibly part of a UTF-8 character) into
@@ -239,21 +278,40 @@ internal sealed partial class LlamaCppEngine : IDisposable
             {
                 // Reset before looking for work, so a Wake() that races with the look is not lost.
                 _wake.Reset();
+                var started = Stopwatch.GetTimestamp();
                 AdmitAndReap();
                 if (!FillBatch())
                 {
+                    if (_active.Count == 0 && _profile.Steps > 0)
+                    {
+                        LogProfile(_logger, _profile.Steps, _profile.Tokens, _profile.Sampled, _profile.Microseconds(_profile.FillTicks), _profile.Microseconds(_profile.DecodeTicks),
+                            _profile.Microseconds(_profile.SampleTicks), _profile.Microseconds(_profile.WaitTicks), _profile.ReaderStalls);
+                        _profile = default;
+                    }
+
                     _wake.Wait();
+                    _profile.WaitTicks += Stopwatch.GetTimestamp() - started;
                     continue;
                 }
 
+                var filled = Stopwatch.GetTimestamp();
                 var result = _context.Decode(_batch);
+                var decoded = Stopwatch.GetTimestamp();
                 if (result != DecodeResult.Ok)
                 {
                     EndAll(new InvalidOperationException($"llama.cpp could not decode the batch ({result})."));
                     continue;
                 }
 
-                SampleBatched();
+                var step = Interlocked.Increment(ref _steps);
+                var sampled = SampleBatched(step);
+                _profile.Steps++;
+                _profile.Tokens += _batch.TokenCount;
+                _profile.Sampled += sampled;
+                _profile.FillTicks += filled - started;
+                _profile.DecodeTicks += decoded - filled;
+                _profile.SampleTicks += Stopwatch.GetTimestamp() - decoded;
+                StepObserver?.Invoke(new StepReport(step, _batch.TokenCount, _promptTokensInStep, _active.Count));
             }
         }
         catch (Exception ex)
@@ -313,11 +371,53 @@ internal sealed partial class LlamaCppEngine : IDisposable
                 continue;
             }
 
-            sequence.SequenceId = _freeSequenceIds.Pop();
+            Admit(sequence);
             _active.Add(sequence);
         }
 
         Volatile.Write(ref _activeCount, _active.Count);
+    }
+
+    /// <summary>
+    /// Gives <paramref name="sequence"/> the free slot (llama.cpp sequence id) whose KV cells hold the
+    /// longest prefix of its prompt, keeps those cells and drops the rest, so a multi-turn request whose
+    /// prompt extends the previous one reads only its new tokens. The context is never re-created.
+    /// </summary>
+    private void Admit(InferenceSequence sequence)
+    {
+        var best = 0;
+        var common = -1;
+        for (var i = 0; i < _freeSequenceIds.Count; i++)
+        {
+            var id = _freeSequenceIds[i];
+            var shared = _slotTokens[id].AsSpan(0, _slotLengths[id]).CommonPrefixLength(sequence.Prompt);
+            if (shared > common)
+            {
+                (best, common) = (i, shared);
+            }
+        }
+
+        var slot = _freeSequenceIds[best];
+        _freeSequenceIds.RemoveAt(best);
+
+        // The last prompt token is decoded again in any case: its logits give the first new token.
+        var reused = Math.Min(common, sequence.Prompt.Length - 1);
+        var memory = _context.NativeHandle;
+        memory.MemorySequenceRemove((LLamaSeqId)slot, reused, -1);
+        if (reused > 0 && (memory.MemorySequenceMinPosition((LLamaSeqId)slot).Value != 0 || memory.MemorySequenceMaxPosition((LLamaSeqId)slot).Value != reused - 1))
+        {
+            // The cells are not exactly the prefix (a sliding-window or recurrent model keeps fewer):
+            // start from an empty slot.
+            memory.MemorySequenceRemove((LLamaSeqId)slot, -1, -1);
+            reused = 0;
+        }
+
+        _slotLengths[slot] = reused;
+        sequence.SequenceId = slot;
+        sequence.Position = reused;
+        sequence.PromptConsumed = reused;
+        sequence.ReusedPromptTokens = reused;
+        sequence.AdmittedAtStep = _steps;
     }
 
     /// <summary>
@@ -327,16 +427,35 @@ internal sealed partial class LlamaCppEngine : IDisposable
     private bool FillBatch()
     {
         _batch.Clear();
+        _promptTokensInStep = 0;
+        var step = _steps + 1;
         var budget = _batchSize;
         foreach (var sequence in _active)
         {
             sequence.LogitsIndex = -1;
-            if (sequence.HasPending && sequence.CanEmit && budget > 0)
+            if (!sequence.HasPending)
             {
-                sequence.LogitsIndex = _batch.Add(sequence.Pending, sequence.Position++, (LLamaSeqId)sequence.SequenceId, true);
-                sequence.HasPending = false;
-                budget--;
+                continue;
             }
+
+            if (!sequence.CanEmit)
+            {
+                // Its reader is 32 tokens behind: it sits out this step, the others go on.
+                _profile.ReaderStalls++;
+                continue;
+            }
+
+            if (budget == 0)
+            {
+                sequence.MissedSteps++;
+                continue;
+            }
+
+            _slotTokens[sequence.SequenceId][sequence.Position] = sequence.Pending;
+            sequence.LogitsIndex = _batch.Add(sequence.Pending, sequence.Position++, (LLamaSeqId)sequence.SequenceId, true);
+            sequence.HasPending = false;
+            sequence.LastDecodedStep = step;
+            budget--;
         }
 
         foreach (var sequence in _active)
@@ -348,10 +467,15 @@ internal sealed partial class LlamaCppEngine : IDisposable
             }
 
             var take = Math.Min(remaining, budget);
+            sequence.PrefillSteps++;
+            sequence.LastDecodedStep = step;
+            _promptTokensInStep += take;
             for (var i = 0; i < take; i++)
             {
                 var last = sequence.PromptConsumed + 1 == sequence.Prompt.Length;
-                var index = _batch.Add(sequence.Prompt[sequence.PromptConsumed++], sequence.Position++, (LLamaSeqId)sequence.SequenceId, last);
+                var token = sequence.Prompt[sequence.PromptConsumed++];
+                _slotTokens[sequence.SequenceId][sequence.Position] = token;
+                var index = _batch.Add(token, sequence.Position++, (LLamaSeqId)sequence.SequenceId, last);
                 if (last)
                 {
                     sequence.LogitsIndex = index;
@@ -364,15 +488,18 @@ internal sealed partial class LlamaCppEngine : IDisposable
         return _batch.TokenCount > 0;
     }
 
-    /// <summary>Samples the next token of every sequence that got logits in the last decode step.</summary>
-    private void SampleBatched()
+    /// <summary>Samples the next token of every sequence that got logits in the last decode step; returns how many.</summary>
+    private int SampleBatched(long step)
     {
+        var sampled = 0;
         foreach (var sequence in _active)
         {
             if (sequence.LogitsIndex < 0 || sequence.IsCancelled)
             {
                 continue;
             }
+
+            sampled++;
 
             try
             {
@@ -384,7 +511,7 @@ internal sealed partial class LlamaCppEngine : IDisposable
                     continue;
                 }
 
-                sequence.Emit(token);
+                sequence.Emit(token, step);
 
                 // The grammar allows nothing after the top-level value: end now rather than decode once more
                 // only to sample the end-of-generation token.
@@ -416,6 +543,8 @@ internal sealed partial class LlamaCppEngine : IDisposable
                 sequence.End(ex);
             }
         }
+
+        return sampled;
     }
 
     private void EndAll(Exception error)
@@ -424,18 +553,56 @@ internal sealed partial class LlamaCppEngine : IDisposable
         // of the batch's sequences is unknown, so they all end; the next step frees their cells.
         foreach (var sequence in _active)
         {
+            sequence.Position = 0;
             sequence.End(error);
         }
     }
 
+    /// <summary>
+    /// Returns the sequence's slot. Its KV cells stay, remembered by token, for the next request whose
+    /// prompt starts the same way (<see cref="Admit"/>); after a failed step (position reset) they are dropped.
+    /// </summary>
     private void Free(InferenceSequence sequence)
     {
         sequence.End();
-        _context.NativeHandle.MemorySequenceRemove((LLamaSeqId)sequence.SequenceId, -1, -1);
-        _freeSequenceIds.Push(sequence.SequenceId);
+        var slot = sequence.SequenceId;
+        _slotLengths[slot] = sequence.Position;
+        if (sequence.Position == 0)
+        {
+            _context.NativeHandle.MemorySequenceRemove((LLamaSeqId)slot, -1, -1);
+        }
+
+        _freeSequenceIds.Add(slot);
         sequence.SequenceId = -1;
+        sequence.FreedAtStep = _steps;
     }
+
+    [LoggerMessage(Level = LogLevel.Debug,
+        Message = "llama.cpp engine went idle after {Steps} decode steps ({Tokens} tokens decoded, {Sampled} sampled): fill {FillUs:0} µs, decode {DecodeUs:0} µs, sample {SampleUs:0} µs, idle {WaitUs:0} µs in total; {ReaderStalls} times a sequence sat out a step for its reader")]
+    private static partial void LogProfile(ILogger logger, long steps, long tokens, long sampled, double fillUs, double decodeUs, double sampleUs, double waitUs, long readerStalls);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The llama.cpp inference loop failed; the model is unusable until reloaded")]
     private static partial void LogInferenceFailed(ILogger logger, Exception exception);
+}
+
+/// <summary>What one decode step carried, reported to <see cref="LlamaCppEngine.StepObserver"/>.</summary>
+/// <param name="Step">The step's number (1, 2, …).</param>
+/// <param name="Tokens">Tokens in its batch.</param>
+/// <param name="PromptTokens">Of those, prompt tokens (prefill chunks).</param>
+/// <param name="Active">Sequences admitted during the step.</param>
+internal readonly record struct StepReport(long Step, int Tokens, int PromptTokens, int Active);
+
+/// <summary>Where the inference thread's time went since it last went idle (Stopwatch ticks; inference thread only).</summary>
+internal struct EngineProfile
+{
+    public long Steps;
+    public long Tokens;
+    public long Sampled;
+    public long FillTicks;
+    public long DecodeTicks;
+    public long SampleTicks;
+    public long WaitTicks;
+    public long ReaderStalls;
+
+    public readonly double Microseconds(long ticks) => ticks * 1e6 / Stopwatch.Frequency;
 }

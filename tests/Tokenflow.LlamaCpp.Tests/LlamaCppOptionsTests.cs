@@ -1,0 +1,31 @@
+namespace Tokenflow.LlamaCpp.Tests;
+
+public sealed class LlamaCppOptionsTests
+{
+    [Theory]
+    [InlineData(0, 2_600_000UL, 2, 1)]
+    [InlineData(0, 2_600_000UL, 64, 1)]
+    [InlineData(0, 135_000_000UL, 2, 2)]
+    [InlineData(0, 500_000_000UL, 16, 4)]
+    [InlineData(3, 2_600_000UL, 2, 3)]
+    public void Auto_threads_give_a_tiny_model_one_thread_and_larger_ones_up_to_four(int configured, ulong parameters, int cores, int expected)
+        => Assert.Equal(expected, LlamaCppOptions.ResolveThreads(configured, parameters, cores));
+
+    [Theory]
+    [InlineData(0, 2_600_000UL, 512, 16)]
+    [InlineData(0, 2_600_000UL, 8, 8)]
+    [InlineData(0, 135_000_000UL, 512, 4)]
+    [InlineData(2, 2_600_000UL, 512, 2)]
+    public void Auto_sequences_give_a_tiny_model_sixteen_and_larger_ones_four(int configured, ulong parameters, int batchSize, int expected)
+        => Assert.Equal(expected, LlamaCppOptions.ResolveSequences(configured, parameters, batchSize));
+
+    [Fact]
+    public void Defaults_are_auto()
+    {
+        var options = new LlamaCppOptions();
+
+        Assert.Equal(0, options.Threads);
+        Assert.Equal(0, options.MaxConcurrentSequences);
+        options.ThrowIfInvalid();
+    }
+}
