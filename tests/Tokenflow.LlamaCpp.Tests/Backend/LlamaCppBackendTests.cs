@@ -79,7 +79,6 @@ public sealed class LlamaCppBackendTests(TinyModelFixture model) : IClassFixture
         using var cts = new CancellationTokenSource();
         var request = new BackendRequest { Model = "tiny", Prompt = "And it came to pass", MaxTokens = 100_000, Temperature = 1.0f, Seed = 7 };
         var received = 0;
-        var stopwatch = new Stopwatch();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
         {
@@ -87,15 +86,13 @@ public sealed class LlamaCppBackendTests(TinyModelFixture model) : IClassFixture
             {
                 if (++received == 3)
                 {
-                    stopwatch.Start();
                     cts.Cancel();
                 }
             }
         });
 
-        stopwatch.Stop();
+        // No token after the cancel: it stops within a token (ContinuousBatchingTests counts the engine's steps).
         Assert.Equal(3, received);
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(1), $"stopped after {stopwatch.Elapsed}");
         await WaitUntilAsync(() => model.Backend.ActiveSequenceCount == 0);
     }
 
