@@ -41,12 +41,13 @@ async function openAiText(response) {
 }
 
 await check('a live sim generation read with @durable-streams/client (live: "sse"), dropped and resumed from its saved offset, assembles the OpenAI SSE text', async () => {
-  const expected = await openAiText(await fetch(`${origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody({}) }));
+  // 400 tokens at 150/s: 2.7 s live, so a reader that subscribes late on a loaded machine still drops mid-stream.
+  const expected = await openAiText(await fetch(`${origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody({ max_tokens: 400 }) }));
   assert(expected.length > 0, 'no reference text');
 
   const live = await fetch(`${origin}/v1/chat/completions`, {
     method: 'POST', headers: { 'content-type': 'application/json' },
-    body: chatBody({ sim_tokens_per_second: 150, resume_grace_ms: 10_000 }),
+    body: chatBody({ max_tokens: 400, sim_tokens_per_second: 150, resume_grace_ms: 10_000 }),
   });
   const id = live.headers.get('x-stream-id');
   assert(id, 'no X-Stream-Id');

@@ -107,7 +107,9 @@ await check(`a generate call cut after ${cutAfter} notifications resumes${a === 
     );
     assert(!result.isError, `tool error: ${JSON.stringify(result.content)}`);
     const { text, finish_reason: finish } = result.structuredContent;
-    assert(first.length >= cutAfter, `only ${first.length} notifications before the cut`);
+    // Not necessarily `cutAfter`: the cut errors the SDK's SSE pipe, which drops chunks still queued in its decoder
+    // when the client lags (a loaded machine). What matters is that B resumes right after what A dispatched.
+    assert(first.length > 0, 'no notification before the cut');
     const all = [...first, ...rest];
     const progress = all.map((p) => p.progress);
     assert(progress.every((p, i) => p === i + 1), `progress values ${progress.join(',')} (first ${first.length})`);
