@@ -140,7 +140,11 @@ if (apiKey) {
     assert(await text(page, 'output') === expected, `page ${JSON.stringify(await text(page, 'output'))} != server ${JSON.stringify(expected)}`);
     assert(await serverStatus(await text(page, 'stream-id')) === 'completed', 'the stream is not completed for this key');
 
+    // Leaving the field relists the models with the wrong key (a 401 of its own): let that error show first, so the
+    // send's error is the last one (clicking send straight away raced the two).
     await byId(page, 'api-key').fill(`${apiKey}-wrong`);
+    await byId(page, 'api-key').blur();
+    await page.waitForFunction(() => document.querySelector('[data-testid=error]').textContent.includes('Could not list models'), null, { timeout: WAIT });
     await byId(page, 'send').click();
     assert(await waitStatus(page, 'completed', 'failed', 'cancelled') === 'failed', `status with a wrong key ${await text(page, 'status')}`);
     assert((await text(page, 'error')).includes('check the API key'), `error: ${await text(page, 'error')}`);

@@ -61,22 +61,30 @@
   }
 
   // ---- models ----
+  // Each listing supersedes the one before: the answer to an older request (say, the keyless one sent on
+  // load, answered 401 after the key was entered) must not overwrite what a newer one showed.
+  let modelsRequest = 0;
   async function loadModels() {
     const previous = ui.model.value;
+    const mine = ++modelsRequest;
     try {
       const response = await fetch('/v1/models', { headers: authHeaders() });
+      if (mine !== modelsRequest) return;
       if (!response.ok) {
-        showError(`Could not list models — ${await errorMessage(response)}${response.status === 401 ? ' (enter the API key)' : ''}`);
+        const message = await errorMessage(response);
+        if (mine !== modelsRequest) return;
+        showError(`Could not list models — ${message}${response.status === 401 ? ' (enter the API key)' : ''}`);
         return;
       }
       const { data } = await response.json();
+      if (mine !== modelsRequest) return;
       const ids = data.map((m) => m.id);
       ui.model.replaceChildren(...ids.map((id) => new Option(id, id)));
       ui.model.value = ids.includes(previous) ? previous : (ids.includes('sim') ? 'sim' : ids[0] ?? '');
       hideError();
       ui.model.dataset.loaded = 'true';
     } catch (err) {
-      showError(`Could not list models: ${err.message}`);
+      if (mine === modelsRequest) showError(`Could not list models: ${err.message}`);
     }
   }
 
