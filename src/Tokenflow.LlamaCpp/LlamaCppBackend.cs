@@ -256,7 +256,7 @@ public sealed partial class LlamaCppBackend : IModelBackend, IDisposable
         var cancellationToken = _disposing.Token;
         try
         {
-            LlamaNativeRuntime.EnsureInitialized(_loggerFactory);
+            LlamaNativeRuntime.EnsureInitialized(_loggerFactory, _options.CpuBuild);
             var path = await Model.ResolveAsync(_downloader ??= CreateDefaultDownloader(), cancellationToken).ConfigureAwait(false);
             var header = GgufHeader.Read(path);
             var started = Stopwatch.GetTimestamp();

@@ -54,6 +54,18 @@ public sealed class LlamaCppOptions : IValidatableObject
     [Range(0, 256)]
     public int MaxConcurrentSequences { get; set; }
 
+    /// <summary>
+    /// Which of LLamaSharp's CPU builds of llama.cpp the process loads: <c>auto</c>, <c>avx512</c>,
+    /// <c>avx2</c>, <c>avx</c> or <c>none</c>. Default auto: the AVX2 build when the processor has AVX2
+    /// (else LLamaSharp's own choice, the best the processor runs). Measured on 2 cores with AVX-512
+    /// (tokenflow-tiny, one thread, decode steps timed alone): LLamaSharp 0.30's AVX-512 build takes
+    /// 0.54 ms for a step of one sequence and 2.25 ms for four, its AVX2 build 0.21 and 0.90, so auto
+    /// does not pick AVX-512. A named build is loaded as given (the processor must support it).
+    /// Process-wide: the first model to load decides.
+    /// </summary>
+    [RegularExpression("(?i)^(auto|avx512|avx2|avx|none)$", ErrorMessage = "CpuBuild must be auto, avx512, avx2, avx or none.")]
+    public string CpuBuild { get; set; } = "auto";
+
     /// <summary>Sampling temperature for requests that give none (0 = greedy). Default 0.8, as llama.cpp.</summary>
     [Range(0.0, 2.0)]
     public float DefaultTemperature { get; set; } = 0.8f;
@@ -107,6 +119,19 @@ public sealed class LlamaCppOptions : IValidatableObject
 
         return Math.Min(parameters < SingleThreadParameterLimit ? 16 : 4, batchSize);
     }
+
+    /// <summary>
+    /// The native build for <paramref name="configured"/> (<see cref="CpuBuild"/>): the named one, or for
+    /// <c>auto</c> AVX2 when <paramref name="avx2Supported"/>, else null (LLamaSharp picks).
+    /// </summary>
+    internal static LLama.Native.AvxLevel? ResolveCpuBuild(string configured, bool avx2Supported) => configured.ToLowerInvariant() switch
+    {
+        "avx512" => LLama.Native.AvxLevel.Avx512,
+        "avx2" => LLama.Native.AvxLevel.Avx2,
+        "avx" => LLama.Native.AvxLevel.Avx,
+        "none" => LLama.Native.AvxLevel.None,
+        _ => avx2Supported ? LLama.Native.AvxLevel.Avx2 : null,
+    };
 
     /// <summary>The thread count for a model of <paramref name="parameters"/> parameters: <paramref name="configured"/> when above 0, else the rule of <see cref="Threads"/>.</summary>
     internal static int ResolveThreads(int configured, ulong parameters, int processorCount)

@@ -1,3 +1,5 @@
+using LLama.Native;
+
 namespace Tokenflow.LlamaCpp.Tests;
 
 public sealed class LlamaCppOptionsTests
@@ -26,6 +28,28 @@ public sealed class LlamaCppOptionsTests
 
         Assert.Equal(0, options.Threads);
         Assert.Equal(0, options.MaxConcurrentSequences);
+        Assert.Equal("auto", options.CpuBuild);
         options.ThrowIfInvalid();
+    }
+
+    [Theory]
+    [InlineData("auto", true, AvxLevel.Avx2)]
+    [InlineData("AUTO", true, AvxLevel.Avx2)]
+    [InlineData("avx512", true, AvxLevel.Avx512)]
+    [InlineData("Avx2", false, AvxLevel.Avx2)]
+    [InlineData("avx", true, AvxLevel.Avx)]
+    [InlineData("none", true, AvxLevel.None)]
+    public void Cpu_build_auto_is_avx2_where_supported_and_a_named_build_is_taken_as_given(string configured, bool avx2, AvxLevel expected)
+        => Assert.Equal(expected, LlamaCppOptions.ResolveCpuBuild(configured, avx2));
+
+    [Fact]
+    public void Cpu_build_auto_without_avx2_leaves_the_choice_to_llamasharp()
+        => Assert.Null(LlamaCppOptions.ResolveCpuBuild("auto", avx2Supported: false));
+
+    [Fact]
+    public void An_unknown_cpu_build_is_refused_naming_the_setting()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new LlamaCppOptions { CpuBuild = "avx1024" }.ThrowIfInvalid());
+        Assert.Contains("CpuBuild", error.Message, StringComparison.Ordinal);
     }
 }

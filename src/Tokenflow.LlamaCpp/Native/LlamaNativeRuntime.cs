@@ -24,11 +24,12 @@ internal static class LlamaNativeRuntime
     private static LLamaLogLevel _pendingLevel;
 
     /// <summary>
-    /// Sets <c>OMP_WAIT_POLICY=PASSIVE</c> in the native environment (unless already set) and routes
-    /// llama.cpp's log through <paramref name="loggerFactory"/> at Debug level. Only the first call has
-    /// an effect: the log callback is process-wide.
+    /// Sets <c>OMP_WAIT_POLICY=PASSIVE</c> in the native environment (unless already set), routes
+    /// llama.cpp's log through <paramref name="loggerFactory"/> at Debug level and, if the native library
+    /// has not loaded yet, picks its CPU build (<see cref="LlamaCppOptions.CpuBuild"/>). Only the first call
+    /// has an effect: the log callback and the loaded library are process-wide.
     /// </summary>
-    public static void EnsureInitialized(ILoggerFactory loggerFactory)
+    public static void EnsureInitialized(ILoggerFactory loggerFactory, string cpuBuild = "auto")
     {
         lock (Gate)
         {
@@ -54,6 +55,10 @@ internal static class LlamaNativeRuntime
             {
                 // Also receives LLamaSharp's messages about which native build it picks.
                 NativeLibraryConfig.All.WithLogCallback(_logCallback);
+                if (LlamaCppOptions.ResolveCpuBuild(cpuBuild, System.Runtime.Intrinsics.X86.Avx2.IsSupported) is { } level)
+                {
+                    NativeLibraryConfig.All.WithAvx(level);
+                }
             }
 
             _initialized = true;
