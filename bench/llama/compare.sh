@@ -18,6 +18,9 @@
 #   CONCURRENCY  the concurrencies to run (default "1 4 16")
 #   MAX_TOKENS   tokens per request (default 200)
 #   DURATION     how long each run starts requests (default 10s)
+#   LLAMA_CMAKE_FLAGS  extra cmake flags for the llama-server build (default "-DGGML_NATIVE=ON"); e.g. the AVX2
+#                build Tokenflow loads by default: "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+#                -DGGML_AVX512=OFF" with LLAMA_BUILD_DIR set to a directory of its own
 # The machine is shared: report the load average printed with the table, and the ratios.
 set -euo pipefail
 
@@ -65,7 +68,7 @@ else
     command -v cmake >/dev/null || die "cmake is needed to build llama-server (apt-get install cmake build-essential)"
     echo "compare.sh: building llama-server in $BUILD (several minutes on 2 cores) ..." >&2
     cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_SERVER=ON -DLLAMA_CURL=OFF \
-      -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=ON >"$WORK/cmake.log" 2>&1 \
+      -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF ${LLAMA_CMAKE_FLAGS:--DGGML_NATIVE=ON} >"$WORK/cmake.log" 2>&1 \
       || die "cmake configure failed: see $WORK/cmake.log"
     cmake --build "$BUILD" --target llama-server -j "$(nproc)" >>"$WORK/cmake.log" 2>&1 \
       || { tail -20 "$WORK/cmake.log" >&2; die "llama-server build failed"; }
