@@ -7,10 +7,12 @@ public sealed class LlamaCppOptionsTests
     [Theory]
     [InlineData(0, 2_600_000UL, 2, 1)]
     [InlineData(0, 2_600_000UL, 64, 1)]
-    [InlineData(0, 135_000_000UL, 2, 2)]
+    [InlineData(0, 135_000_000UL, 2, 1)]
+    [InlineData(0, 135_000_000UL, 3, 2)]
+    [InlineData(0, 135_000_000UL, 1, 1)]
     [InlineData(0, 500_000_000UL, 16, 4)]
     [InlineData(3, 2_600_000UL, 2, 3)]
-    public void Auto_threads_give_a_tiny_model_one_thread_and_larger_ones_up_to_four(int configured, ulong parameters, int cores, int expected)
+    public void Auto_threads_give_a_tiny_model_one_thread_and_larger_ones_a_core_less_than_the_machine_up_to_four(int configured, ulong parameters, int cores, int expected)
         => Assert.Equal(expected, LlamaCppOptions.ResolveThreads(configured, parameters, cores));
 
     [Theory]
