@@ -1,8 +1,9 @@
 using System.Runtime.Intrinsics.X86;
+using Tokenflow.LlamaCpp.Tests.Grammar;
 
-namespace Tokenflow.LlamaCpp.Tests.Grammar;
+namespace Tokenflow.LlamaCpp.Tests.Native;
 
-/// <summary>Which native build the process loaded, read from the kernel's map of the process.</summary>
+/// <summary>Which native build the process loaded, read from the kernel's map of the process (the grammar fixture loads the weights).</summary>
 public sealed class CpuBuildTests(GrammarModelFixture model) : IClassFixture<GrammarModelFixture>
 {
     [Fact]
