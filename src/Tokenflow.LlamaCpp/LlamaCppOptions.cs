@@ -63,7 +63,7 @@ public sealed class LlamaCppOptions : IValidatableObject
     /// (else LLamaSharp's own choice, the best the processor runs). Measured on 2 cores with AVX-512
     /// (tokenflow-tiny, one thread, decode steps timed alone): LLamaSharp 0.30's AVX-512 build takes
     /// 0.54 ms for a step of one sequence and 2.25 ms for four, its AVX2 build 0.21 and 0.90, so auto
-    /// does not pick AVX-512. A named build is loaded as given (the processor must support it).
+    /// does not pick AVX-512. A named build is loaded as given; one the processor cannot run is refused at start-up.
     /// Process-wide: the first model to load decides.
     /// </summary>
     [RegularExpression("(?i)^(auto|avx512|avx2|avx|none)$", ErrorMessage = "CpuBuild must be auto, avx512, avx2, avx or none.")]
@@ -98,7 +98,27 @@ public sealed class LlamaCppOptions : IValidatableObject
         {
             yield return new ValidationResult($"{nameof(ContextSize)} must be 0 (the model's own) or at least 8 tokens.", [nameof(ContextSize)]);
         }
+
+        var missing = MissingInstructions(CpuBuild, System.Runtime.Intrinsics.X86.Avx512F.IsSupported, System.Runtime.Intrinsics.X86.Avx2.IsSupported, System.Runtime.Intrinsics.X86.Avx.IsSupported);
+        if (missing is not null)
+        {
+            yield return new ValidationResult(
+                $"{nameof(CpuBuild)} is {CpuBuild}, but this processor has no {missing}: its build would stop the process on an illegal instruction. Use auto (or a build the processor supports).",
+                [nameof(CpuBuild)]);
+        }
     }
+
+    /// <summary>
+    /// The instruction set a named <paramref name="cpuBuild"/> needs and the processor lacks (<c>AVX-512</c>, <c>AVX2</c>,
+    /// <c>AVX</c>), or null when it runs here (<c>auto</c> and <c>none</c> always do).
+    /// </summary>
+    internal static string? MissingInstructions(string cpuBuild, bool avx512, bool avx2, bool avx) => cpuBuild.ToLowerInvariant() switch
+    {
+        "avx512" when !avx512 => "AVX-512",
+        "avx2" when !avx2 => "AVX2",
+        "avx" when !avx => "AVX",
+        _ => null,
+    };
 
     /// <summary>Throws <see cref="ArgumentException"/> listing every invalid setting.</summary>
     internal void ThrowIfInvalid()

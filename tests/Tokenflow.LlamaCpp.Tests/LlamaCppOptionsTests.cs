@@ -54,4 +54,33 @@ public sealed class LlamaCppOptionsTests
         var error = Assert.Throws<ArgumentException>(() => new LlamaCppOptions { CpuBuild = "avx1024" }.ThrowIfInvalid());
         Assert.Contains("CpuBuild", error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("avx512", false, true, true, "AVX-512")]
+    [InlineData("AVX2", true, false, true, "AVX2")]
+    [InlineData("avx", false, false, false, "AVX")]
+    [InlineData("avx512", true, true, true, null)]
+    [InlineData("avx2", false, true, true, null)]
+    [InlineData("auto", false, false, false, null)]
+    [InlineData("none", false, false, false, null)]
+    public void A_named_cpu_build_the_processor_cannot_run_is_named_as_missing(string build, bool avx512, bool avx2, bool avx, string? missing)
+        => Assert.Equal(missing, LlamaCppOptions.MissingInstructions(build, avx512, avx2, avx));
+
+    [Fact]
+    public void Start_up_validation_refuses_a_cpu_build_this_processor_lacks_and_accepts_one_it_has()
+    {
+        // This machine's own processor decides: a build it has passes, the first one it lacks is refused.
+        var has = System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "avx2" : "none";
+        new LlamaCppOptions { CpuBuild = has }.ThrowIfInvalid();
+        var lacks = !System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "avx512" : !System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "avx2" : null;
+        if (lacks is not null)
+        {
+            var error = Assert.Throws<ArgumentException>(() => new LlamaCppOptions { CpuBuild = lacks }.ThrowIfInvalid());
+            Assert.Contains("illegal instruction", error.Message, StringComparison.Ordinal);
+        }
+        else
+        {
+            new LlamaCppOptions { CpuBuild = "avx512" }.ThrowIfInvalid();
+        }
+    }
 }
