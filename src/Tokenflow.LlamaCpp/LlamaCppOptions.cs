@@ -109,14 +109,14 @@ public sealed class LlamaCppOptions : IValidatableObject
     }
 
     /// <summary>
-    /// The instruction set a named <paramref name="cpuBuild"/> needs and the processor lacks (<c>AVX-512</c>, <c>AVX2</c>,
-    /// <c>AVX</c>), or null when it runs here (<c>auto</c> and <c>none</c> always do).
+    /// The instruction set the build <paramref name="cpuBuild"/> resolves to (<see cref="ResolveCpuBuild"/>) needs and the
+    /// processor lacks (<c>AVX-512</c>, <c>AVX2</c>, <c>AVX</c>), or null when it runs here (<c>auto</c> and <c>none</c> always do).
     /// </summary>
-    internal static string? MissingInstructions(string cpuBuild, bool avx512, bool avx2, bool avx) => cpuBuild.ToLowerInvariant() switch
+    internal static string? MissingInstructions(string cpuBuild, bool avx512, bool avx2, bool avx) => ResolveCpuBuild(cpuBuild, avx2) switch
     {
-        "avx512" when !avx512 => "AVX-512",
-        "avx2" when !avx2 => "AVX2",
-        "avx" when !avx => "AVX",
+        LLama.Native.AvxLevel.Avx512 when !avx512 => "AVX-512",
+        LLama.Native.AvxLevel.Avx2 when !avx2 => "AVX2",
+        LLama.Native.AvxLevel.Avx when !avx => "AVX",
         _ => null,
     };
 
